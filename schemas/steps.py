@@ -1,0 +1,144 @@
+"""Inputs and results of activities. Each input names the case and the stage it serves, so
+logs carry both and every write has a stable idempotency key (case id + step)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.application import Address, AppraisalMode, CaseType, Jurisdiction, Specialty
+from schemas.outcome import Outcome
+
+
+class Stage(StrEnum):
+    acceptance = "acceptance"  # 材料受理
+    organizing = "organizing"  # 组织鉴定
+    conclusion = "conclusion"  # 结论出具
+    delivery = "delivery"  # 结论送达
+    archiving = "archiving"  # 案卷归档
+    archived = "archived"  # the file is closed
+
+
+STAGE_LABELS = {
+    Stage.acceptance: "材料受理",
+    Stage.organizing: "组织鉴定",
+    Stage.conclusion: "结论出具",
+    Stage.delivery: "结论送达",
+    Stage.archiving: "案卷归档",
+    Stage.archived: "已归档",
+}
+
+
+class CaseStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    stage: Stage
+
+
+class CaseRegistration(CaseStep):
+    """The projection row of a new case. The worker is kept as a keyed hash, not in plain text."""
+
+    case_type: CaseType
+    worker_ref: str | None = None  # filled by the activity from the citizen ID
+    citizen_id: str = Field(repr=False)
+    green_channel: bool
+    mode: AppraisalMode
+    jurisdiction: Jurisdiction
+    received_at: AwareDatetime
+
+
+class StageTransition(CaseStep):
+    """Entering `stage` at `at`; recorded once per (case, stage)."""
+
+    at: AwareDatetime
+    actor: str = "system"
+    reason: str | None = None
+
+
+class EventRecord(CaseStep):
+    """One line of the append-only case event log; `key` makes a repeat a no-op."""
+
+    key: str
+    kind: str
+    actor: str
+    at: AwareDatetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PanelDrawRequest(CaseStep):
+    specialties: list[Specialty]
+    size: Annotated[int, Field(ge=3, le=5)]
+    seed: int
+
+
+class PanelMember(BaseModel):
+    expert_id: str
+    name: str
+    specialties: list[Specialty]
+    title: str
+
+
+class Panel(BaseModel):
+    seed: int
+    pool_size: int
+    eligible: int
+    members: list[PanelMember]
+
+
+class Recipient(StrEnum):
+    worker = "worker"
+    employer = "employer"
+
+
+class LetterRequest(CaseStep):
+    """A conclusion letter to one party; the postal API sees `idempotency_key` only once."""
+
+    recipient: Recipient
+    name: str
+    mobile: str | None
+    address: Address
+    document_ref: str
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.case_id}:letter:{self.recipient}"
+
+
+class Shipment(BaseModel):
+    recipient: Recipient
+    waybill_no: str
+    status: str = "accepted"
+    delivered_at: datetime | None = None
+    signer: str | None = None
+
+
+class OutboxMessage(CaseStep):
+    """A message for another party (benefits agency, the worker): queued once per key."""
+
+    key: str
+    channel: str
+    recipient: str
+    subject: str
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConclusionRecord(CaseStep):
+    outcome: Outcome
+    basis: str
+    issued_at: AwareDatetime
+    issued_by: str
+
+
+class ArchiveRequest(CaseStep):
+    closed_reason: str
+    archived_at: AwareDatetime
+
+
+class ArchiveReceipt(BaseModel):
+    case_id: str
+    sha256: str
+    events: int
