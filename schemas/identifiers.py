@@ -15,8 +15,42 @@ from schemas.clock import today
 # First two digits of an ID's area code: the province-level divisions (GB/T 2260), 71/81/82
 # being Taiwan, Hong Kong and Macao residence permits.
 PROVINCE_CODES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-    "50 51 52 53 54 61 62 63 64 65 71 81 82".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
 )
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
@@ -24,15 +58,21 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 def check_citizen_id(value: str) -> str:
     number = value.strip().upper()
     if not re.fullmatch(r"\d{17}[\dX]", number):
-        raise ValueError("公民身份号码应为18位，前17位为数字，末位为数字或X (citizen ID must be 18 characters)")
+        raise ValueError(
+            "公民身份号码应为18位，前17位为数字，末位为数字或X (citizen ID must be 18 characters)"
+        )
     if number[:2] not in PROVINCE_CODES:
         raise ValueError(f"公民身份号码地址码无效 (area code {number[:6]} names no province)")
     try:
         born = ric.get_birth_date(number)
     except Exception:
-        raise ValueError(f"公民身份号码出生日期无效 (birth date {number[6:14]} is not a real date)") from None
+        raise ValueError(
+            f"公民身份号码出生日期无效 (birth date {number[6:14]} is not a real date)"
+        ) from None
     if born > today() or born < date(1900, 1, 1):
-        raise ValueError(f"公民身份号码出生日期不合理 (birth date {born} is in the future or before 1900)")
+        raise ValueError(
+            f"公民身份号码出生日期不合理 (birth date {born} is in the future or before 1900)"
+        )
     expected = ric.calc_check_digit(number)
     if number[-1] != expected:
         raise ValueError(
@@ -52,7 +92,9 @@ def check_credit_code(value: str) -> str:
             "(credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z)"
         )
     if not code[2:8].isdigit():
-        raise ValueError(f"统一社会信用代码第3-8位应为行政区划码 (positions 3-8 {code[2:8]} must be digits)")
+        raise ValueError(
+            f"统一社会信用代码第3-8位应为行政区划码 (positions 3-8 {code[2:8]} must be digits)"
+        )
     expected = uscc.calc_check_digit(code)
     if code[-1] != expected:
         raise ValueError(

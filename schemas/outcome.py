@@ -60,7 +60,11 @@ class Outcome(BaseModel):
 
     def label(self) -> str:
         text = VERDICT_LABELS[self.verdict]
-        return text if self.self_care is SelfCare.none else f"{text}，{SELF_CARE_LABELS[self.self_care]}"
+        return (
+            text
+            if self.self_care is SelfCare.none
+            else f"{text}，{SELF_CARE_LABELS[self.self_care]}"
+        )
 
     def scale_problem(self, case_type: CaseType) -> str | None:
         """Why this outcome is off the case type's scale, or None."""

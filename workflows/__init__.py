@@ -1,0 +1,1 @@
+"""Workflow code: deterministic, no I/O. Activities do the I/O."""

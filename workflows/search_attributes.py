@@ -5,6 +5,8 @@ part of the operators' saved queries, so renaming one is a migration."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 CASE_TYPE = SearchAttributeKey.for_keyword("CaseType")
@@ -16,7 +18,7 @@ CASE_OUTCOME = SearchAttributeKey.for_keyword("CaseOutcome")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
 
-ALL: tuple[SearchAttributeKey[object], ...] = (  # type: ignore[assignment]
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     CASE_TYPE,
     CASE_STAGE,
     GREEN_CHANNEL,

@@ -1,0 +1,47 @@
+"""Temporal client and worker plumbing shared by the worker, the CLI and the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
+
+from infra.settings import Settings, settings
+
+
+async def connect(config: Settings | None = None) -> Client:
+    config = config or settings()
+    return await Client.connect(
+        config.temporal_address,
+        namespace=config.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+class CaseLogContext(Interceptor):
+    """Binds case id, stage and run id to every log line an activity writes."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _BindCase(next)
+
+
+class _BindCase(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        stage = getattr(input.args[0], "stage", None) if input.args else None
+        with structlog.contextvars.bound_contextvars(
+            case_id=info.workflow_id,
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+            stage=str(stage.value) if stage is not None else None,
+            activity=info.activity_type,
+        ):
+            return await super().execute_activity(input)

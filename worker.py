@@ -1,0 +1,85 @@
+"""The worker: runs AppraisalCase workflows and their activities on task queue `appraisal`.
+
+Start it with `python worker.py` (make run does). Any number can run side by side: Temporal
+hands each task to one of them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.archive import Archive
+from activities.experts import Experts
+from activities.notifications import Notifications
+from activities.postal import PostalActivities
+from activities.storage import Storage
+from infra import db, logs
+from infra.settings import Settings, settings
+from infra.temporal import CaseLogContext, connect
+from workflows.case import AppraisalCase
+
+log = logs.get_logger("worker")
+
+
+def activities(
+    pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
+) -> list[Callable[..., Any]]:
+    storage = Storage(pool, config.worker_ref_key)
+    return [
+        storage.register_case,
+        storage.record_stage,
+        storage.append_event,
+        storage.record_conclusion,
+        Experts(pool).draw_panel,
+        Notifications(pool).queue_message,
+        Archive(pool).archive_case,
+        PostalActivities(http).send_letter,
+        PostalActivities(http).track_shipment,
+    ]
+
+
+def build_worker(
+    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=config.task_queue,
+        workflows=[AppraisalCase],
+        activities=activities(pool, http, config),
+        interceptors=[CaseLogContext()],
+    )
+
+
+async def main() -> None:
+    logs.configure()
+    config = settings()
+    dsn = db.resolve_dsn(config)
+    applied = await db.migrate(dsn)
+    log.info("database ready", migrations_applied=applied)
+    client = await connect(config)
+    pool = await db.create_pool(dsn)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,
+            build_worker(client, pool, http, config),
+        ):
+            log.info("worker started", task_queue=config.task_queue)
+            await stop.wait()
+            log.info("worker stopping: finishing tasks in hand")
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

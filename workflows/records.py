@@ -1,0 +1,95 @@
+"""How a stage leaves its trace: activity calls to the case record, and what the UI shows.
+
+Activity options live here, one place: storage writes are cheap and retried until PostgreSQL
+answers; nothing a retry repeats is written twice (the activities are idempotent)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+
+from workflows import search_attributes as sa
+from workflows.case_file import CaseFile
+
+with workflow.unsafe.imports_passed_through():
+    from activities.storage import Storage
+    from schemas.status import StageEntry
+    from schemas.steps import STAGE_LABELS, EventRecord, Stage, StageTransition
+
+STORAGE_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+}
+
+
+def log(case: CaseFile, message: str, **fields: Any) -> None:
+    """Workflow log line carrying case and stage; replays do not repeat it."""
+    workflow.logger.info(message, extra={"case_id": case.case_id, "stage": case.stage, **fields})
+
+
+async def enter_stage(
+    case: CaseFile, stage: Stage, actor: str = "system", reason: str | None = None
+) -> None:
+    now = workflow.now()
+    case.stage = stage
+    case.stages.append(StageEntry(stage=stage, entered_at=now))
+    await workflow.execute_activity_method(
+        Storage.record_stage,
+        StageTransition(case_id=case.case_id, stage=stage, at=now, actor=actor, reason=reason),
+        **STORAGE_OPTIONS,
+    )
+    show(case)
+    log(case, "stage entered")
+
+
+async def record_event(
+    case: CaseFile, key: str, kind: str, actor: str, data: dict[str, Any] | None = None
+) -> None:
+    await workflow.execute_activity_method(
+        Storage.append_event,
+        EventRecord(
+            case_id=case.case_id,
+            stage=case.stage,
+            key=key,
+            kind=kind,
+            actor=actor,
+            at=workflow.now(),
+            data=data or {},
+        ),
+        **STORAGE_OPTIONS,
+    )
+
+
+def show(case: CaseFile) -> None:
+    """Keep the search attributes and the UI's current details in step with the case."""
+    app = case.application
+    updates: list[SearchAttributeUpdate[Any]] = [
+        sa.CASE_TYPE.value_set(app.case_type.value),
+        sa.CASE_STAGE.value_set(case.stage.value),
+        sa.GREEN_CHANNEL.value_set(app.green_channel),
+        sa.APPRAISAL_MODE.value_set(app.mode.value),
+        sa.JURISDICTION.value_set(app.jurisdiction.value),
+    ]
+    if case.conclusion:
+        updates.append(sa.CASE_OUTCOME.value_set(case.conclusion.verdict.value))
+    workflow.upsert_search_attributes(updates)
+    workflow.set_current_details(details(case))
+
+
+def details(case: CaseFile) -> str:
+    app = case.application
+    lines = [
+        f"**{case.case_id}** · {app.case_type.value} · 阶段 {STAGE_LABELS[case.stage]} ({case.stage.value})",
+        f"绿色通道 green channel: {'是' if app.green_channel else '否'} · 方式 mode: {app.mode.value}"
+        f" · 参保 jurisdiction: {app.jurisdiction.value}",
+    ]
+    if case.panel:
+        lines.append("专家组 panel: " + ", ".join(m.expert_id for m in case.panel.members))
+        lines.append(f"意见 opinions: {len(case.opinions)}/{len(case.panel.members)}")
+    if case.conclusion:
+        lines.append(f"结论 conclusion: {case.conclusion.label()}")
+    lines += [f"待办 pending: {action}" for action in case.pending_actions()]
+    return "\n\n".join(lines)

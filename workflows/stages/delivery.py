@@ -1,0 +1,134 @@
+"""Stage 4, delivery (结论送达): EMS letters to worker and employer, a copy to the benefits agency.
+
+The delivery date is the date signed for on the EMS receipt, reported by the postal service
+as a `postal_event` signal. Returned letters and public notice come with a later issue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from workflows.case_file import CaseFile
+from workflows.records import STORAGE_OPTIONS, enter_stage, log, record_event, show
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notifications
+    from activities.postal import PostalActivities
+    from schemas.events import PostalEvent, PostalStatus
+    from schemas.steps import LetterRequest, OutboxMessage, Recipient, Shipment, Stage
+
+POSTAL_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(minutes=5), non_retryable_error_types=["PostalRejected"]
+    ),
+}
+
+
+def letters(case: CaseFile) -> list[LetterRequest]:
+    app = case.application
+    document = f"{case.case_id}/conclusion-letter"
+    return [
+        LetterRequest(
+            case_id=case.case_id,
+            stage=Stage.delivery,
+            recipient=Recipient.worker,
+            name=app.worker.name,
+            mobile=app.worker.mobile,
+            address=app.worker.address,
+            document_ref=document,
+        ),
+        LetterRequest(
+            case_id=case.case_id,
+            stage=Stage.delivery,
+            recipient=Recipient.employer,
+            name=app.employer.name,
+            mobile=app.employer.contact_mobile,
+            address=app.employer.address,
+            document_ref=document,
+        ),
+    ]
+
+
+async def post_letter(case: CaseFile, letter: LetterRequest) -> Shipment:
+    shipment = await workflow.execute_activity_method(
+        PostalActivities.send_letter, letter, **POSTAL_OPTIONS
+    )
+    await record_event(
+        case,
+        key=f"letter.sent:{letter.recipient.value}",
+        kind="letter.sent",
+        actor="system",
+        data={"recipient": letter.recipient.value, "waybill_no": shipment.waybill_no},
+    )
+    return shipment
+
+
+def apply_postal(case: CaseFile, event: PostalEvent) -> bool:
+    """Update the shipment the event is about; False when no such letter was sent (yet)."""
+    shipment = case.shipments.get(event.waybill_no)
+    if shipment is None:
+        return False
+    if shipment.status != PostalStatus.delivered.value:  # a late in-transit never undoes it
+        shipment.status = event.status.value
+    if event.status is PostalStatus.delivered:
+        shipment.delivered_at = event.occurred_at
+        shipment.signer = event.signer
+    return True
+
+
+async def on_postal_event(case: CaseFile, event: PostalEvent) -> None:
+    if event.event_id in case.seen_events:
+        return
+    case.seen_events.add(event.event_id)
+    if not apply_postal(case, event):
+        # The tracking event may overtake the activity that sent the letter: keep it.
+        case.early_postal.append(event)
+        log(case, "postal event for an unknown waybill kept", waybill_no=event.waybill_no)
+        return
+    await record_event(
+        case,
+        key=f"postal:{event.event_id}",
+        kind=f"postal.{event.status.value}",
+        actor=event.actor,
+        data={"waybill_no": event.waybill_no, "occurred_at": event.occurred_at.isoformat()},
+    )
+    show(case)
+
+
+async def run(case: CaseFile) -> None:
+    await enter_stage(case, Stage.delivery)
+    assert case.conclusion is not None
+    await workflow.execute_activity_method(
+        Notifications.queue_message,
+        OutboxMessage(
+            case_id=case.case_id,
+            stage=Stage.delivery,
+            key="benefits_agency.copy",
+            channel="benefits_agency",
+            recipient="社会保险经办机构",
+            subject="劳动能力鉴定结论抄送",
+            body={"outcome": case.conclusion.model_dump(mode="json")},
+        ),
+        **STORAGE_OPTIONS,
+    )
+    shipments = await asyncio.gather(*(post_letter(case, letter) for letter in letters(case)))
+    for shipment in shipments:
+        case.shipments[shipment.waybill_no] = shipment
+    early, case.early_postal = case.early_postal, []
+    for event in early:
+        case.seen_events.discard(event.event_id)
+        await on_postal_event(case, event)
+    show(case)
+    await workflow.wait_condition(lambda: case.all_delivered)
+    await record_event(
+        case,
+        key="delivery.completed",
+        kind="delivery.completed",
+        actor="system",
+        data={s.recipient.value: str(s.delivered_at) for s in case.shipments.values()},
+    )
