@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -17,6 +18,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra import db
@@ -30,7 +32,12 @@ from schemas.steps import STAGE_LABELS
 from workflows import search_attributes as sa
 from workflows.case import AppraisalCase
 
-app = typer.Typer(help="劳动能力鉴定 case operations", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="劳动能力鉴定 case operations",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 T = TypeVar("T")
 
 Actor = Annotated[str, typer.Option(help="who does this (clerk id, expert id, system)")]
@@ -131,10 +138,8 @@ def start(
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=summary(application, number),
             )
-        except RPCError as error:
-            if error.status == RPCStatusCode.ALREADY_EXISTS:
-                raise Refusal(f"case {number} already exists") from None
-            raise
+        except WorkflowAlreadyStartedError:
+            raise Refusal(f"case {number} already exists") from None
         return number
 
     typer.echo(run(go()))
@@ -281,3 +286,23 @@ def list_cases(
 
     for row in run(go()):
         typer.echo(row)
+
+
+def main() -> None:
+    """Console entry point. Exits with os._exit: the Temporal client's Rust threads can abort
+    an ordinary interpreter shutdown (sdk-python issue #300, "PyGILState_Release ...
+    finalizing"), which would turn a successful command into exit code -6."""
+    code: int = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

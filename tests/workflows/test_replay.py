@@ -1,0 +1,31 @@
+"""Stored histories of real cases must replay on the current code: a change that would break a
+running case fails here first (then it needs workflow.patched)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.case import AppraisalCase
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def test_histories_are_stored() -> None:
+    assert any(p.name == "happy_path.json" for p in HISTORIES)
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_stored_history_replays(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    events = json.loads(text)["events"]
+    assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+    history = WorkflowHistory.from_json(path.stem, text)
+    replayer = Replayer(workflows=[AppraisalCase], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
