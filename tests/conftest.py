@@ -32,7 +32,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A fresh database for this run, on DATABASE_URL's server or on an embedded one."""
-    server = os.environ.get("DATABASE_URL") or db.embedded_dsn(tmp_path_factory.mktemp("pg"))
+    embedded = tmp_path_factory.mktemp("pg")
+    server = os.environ.get("DATABASE_URL") or db.start_embedded(embedded)
     name = f"appraisal_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -41,6 +42,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     yield dsn
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+    db.stop_embedded(embedded)
 
 
 @pytest.fixture(scope="session")

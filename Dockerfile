@@ -1,0 +1,52 @@
+# The appraisal image: the Temporal worker by default; the same image runs the postal
+# emulator (and later the HTTP gateway) with another command, see docker-compose.yml.
+#
+#   docker build -t appraisal-cases:local .
+#   docker run --rm appraisal-cases:local appraisal --help
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: a virtualenv with the project and its runtime dependencies (no dev extras) ---
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone: editing the code does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt
+
+# The project itself. A new top-level package must be listed here and in pyproject.toml.
+COPY worker.py ./
+COPY workflows ./workflows
+COPY activities ./activities
+COPY starter ./starter
+COPY schemas ./schemas
+COPY infra ./infra
+COPY postal_emulator ./postal_emulator
+RUN pip install --no-deps .
+
+# --- runtime ---
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 appraisal \
+    && useradd --system --uid 10001 --gid appraisal --no-create-home --home-dir /app \
+       --shell /usr/sbin/nologin appraisal \
+    && install -d -o appraisal -g appraisal /var/lib/appraisal
+
+COPY --from=build /opt/venv /opt/venv
+# `python worker.py` is the documented entry point (the module is installed too). /app
+# stays owned by root; the only place the process may write is DATA_DIR (and /tmp).
+WORKDIR /app
+COPY worker.py ./
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LOG_JSON=true \
+    DATA_DIR=/var/lib/appraisal
+
+USER appraisal
+CMD ["python", "worker.py"]
