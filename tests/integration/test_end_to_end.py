@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from schemas.status import CaseStatus
@@ -20,15 +21,22 @@ from schemas.steps import Stage
 from tests.helpers import example_json, wait_for, wait_for_stage
 from tests.integration.conftest import Stack
 from workflows.case import AppraisalCase
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 
 async def ui_start(stack: Stack, case_id: str, application: dict[str, object]) -> None:
-    code, out, err = await stack.temporal(
-        "workflow", "start", "--type", "AppraisalCase", "--task-queue", "appraisal",
-        "--workflow-id", case_id, "--input", json.dumps(application, ensure_ascii=False),
+    code, _, err = await stack.temporal(
+        "workflow",
+        "start",
+        "--type",
+        "AppraisalCase",
+        "--task-queue",
+        "appraisal",
+        "--workflow-id",
+        case_id,
+        "--input",
+        json.dumps(application, ensure_ascii=False),
     )
     assert code == 0, err
 
@@ -39,7 +47,9 @@ async def cli_status(stack: Stack, case_id: str) -> CaseStatus:
     return CaseStatus.model_validate_json(out)
 
 
-async def test_case_through_every_stage_with_the_cli(stack: Stack, db_pool: asyncpg.Pool, postal_url: str) -> None:
+async def test_case_through_every_stage_with_the_cli(
+    stack: Stack, db_pool: asyncpg.Pool, postal_url: str
+) -> None:
     case_id = f"JN-IT-{uuid.uuid4().hex[:6]}"
     await ui_start(stack, case_id, example_json("initial_complete"))
     handle = stack.env.client.get_workflow_handle(case_id)
@@ -48,7 +58,9 @@ async def test_case_through_every_stage_with_the_cli(stack: Stack, db_pool: asyn
     status = await cli_status(stack, case_id)
     assert status.stage is Stage.conclusion and status.panel is not None
     for member in status.panel.members:
-        code, out, err = await stack.appraisal("opinion", case_id, "--expert", member.expert_id, "--verdict", "grade_7")
+        code, out, err = await stack.appraisal(
+            "opinion", case_id, "--expert", member.expert_id, "--verdict", "grade_7"
+        )
         assert code == 0, err
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_8")
     assert code == 1 and "多数意见为 七级" in err  # the committee must follow the panel majority
@@ -61,8 +73,14 @@ async def test_case_through_every_stage_with_the_cli(stack: Stack, db_pool: asyn
             assert (await postal.get(f"/v1/shipments/{shipment.waybill_no}")).status_code == 200
     for shipment in status.shipments:
         code, out, err = await stack.appraisal(
-            "postal", case_id, "--waybill", shipment.waybill_no, "--signer", "本人",
-            "--at", "2026-11-20T10:30:00+08:00",
+            "postal",
+            case_id,
+            "--waybill",
+            shipment.waybill_no,
+            "--signer",
+            "本人",
+            "--at",
+            "2026-11-20T10:30:00+08:00",
         )
         assert code == 0, err
     await asyncio.wait_for(handle.result(), 30)
@@ -71,9 +89,15 @@ async def test_case_through_every_stage_with_the_cli(stack: Stack, db_pool: asyn
     assert final.stage is Stage.archived and final.closed_reason == "delivered"
     assert [s.stage for s in final.stages][:5] == list(Stage)[:5]
     row = await db_pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
-    assert row["stage"] == "archived" and row["outcome"] == "grade_7" and row["outcome_label"] == "七级"
+    assert (
+        row["stage"] == "archived"
+        and row["outcome"] == "grade_7"
+        and row["outcome_label"] == "七级"
+    )
     assert row["worker_ref"] != example_json("initial_complete")["worker"]["citizen_id"]
-    events = await db_pool.fetch("SELECT kind, actor FROM case_events WHERE case_id = $1 ORDER BY id", case_id)
+    events = await db_pool.fetch(
+        "SELECT kind, actor FROM case_events WHERE case_id = $1 ORDER BY id", case_id
+    )
     kinds = [e["kind"] for e in events]
     assert kinds.count("stage.entered") == 5 and kinds.count("opinion.recorded") == 3
     assert kinds.count("postal.delivered") == 2 and kinds[-1] == "case.archived"
@@ -85,11 +109,17 @@ async def test_case_through_every_stage_with_the_cli(stack: Stack, db_pool: asyn
     assert about_case and all(line.get("stage") for line in about_case)
     text = json.dumps(stack.worker_log, ensure_ascii=False)
     worker = example_json("initial_complete")["worker"]
-    assert worker["citizen_id"] not in text and worker["name"] not in text and worker["mobile"] not in text
+    assert (
+        worker["citizen_id"] not in text
+        and worker["name"] not in text
+        and worker["mobile"] not in text
+    )
 
     # The fresh history replays on the current code; RECORD_HISTORY=1 refreshes the stored one.
     history = await handle.fetch_history()
-    await Replayer(workflows=[AppraisalCase], data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(
+        workflows=[AppraisalCase], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
     if os.environ.get("RECORD_HISTORY"):
         (HISTORIES / "happy_path.json").write_text(history.to_json(), encoding="utf-8")
 

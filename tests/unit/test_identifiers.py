@@ -11,7 +11,9 @@ from schemas.identifiers import (
 )
 
 
-@pytest.mark.parametrize("number", ["11010519491231002X", "360426199101010071", "370102198503120038"])
+@pytest.mark.parametrize(
+    "number", ["11010519491231002X", "360426199101010071", "370102198503120038"]
+)
 def test_valid_citizen_ids(number: str) -> None:
     assert check_citizen_id(number) == number
 

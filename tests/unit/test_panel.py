@@ -15,8 +15,12 @@ POOL = [
 ]
 
 
-def request(seed: int, size: int = 3, specialty: Specialty = Specialty.orthopedics) -> PanelDrawRequest:
-    return PanelDrawRequest(case_id="C", stage=Stage.organizing, specialties=[specialty], size=size, seed=seed)
+def request(
+    seed: int, size: int = 3, specialty: Specialty = Specialty.orthopedics
+) -> PanelDrawRequest:
+    return PanelDrawRequest(
+        case_id="C", stage=Stage.organizing, specialties=[specialty], size=size, seed=seed
+    )
 
 
 def test_same_seed_same_panel_and_only_needed_specialty() -> None:

@@ -34,7 +34,12 @@ async def drive_to_archive(env: WorkflowEnvironment, task_queue: str) -> tuple[A
         outcome = GRADE_8 if i < 2 else Outcome(verdict=Verdict.grade_9)
         await handle.execute_update(
             AppraisalCase.record_opinion,
-            ExpertOpinion(event_id=f"op-{i}", actor=member.expert_id, expert_id=member.expert_id, outcome=outcome),
+            ExpertOpinion(
+                event_id=f"op-{i}",
+                actor=member.expert_id,
+                expert_id=member.expert_id,
+                outcome=outcome,
+            ),
         )
     await handle.execute_update(
         AppraisalCase.issue_conclusion,
@@ -91,7 +96,10 @@ async def test_case_runs_through_all_five_stages(
     assert all(row[f"{s}_at"] for s in ("acceptance", "organizing", "conclusion", "delivery"))
     archive = await db_pool.fetchrow("SELECT sha256 FROM archives WHERE case_id = $1", handle.id)
     assert archive["sha256"] == final.archive_sha256
-    outbox = {r["message_key"] for r in await db_pool.fetch("SELECT message_key FROM outbox WHERE case_id = $1", handle.id)}
+    outbox = {
+        r["message_key"]
+        for r in await db_pool.fetch("SELECT message_key FROM outbox WHERE case_id = $1", handle.id)
+    }
     assert outbox == {"appraisal.notice", "benefits_agency.copy"}
 
 

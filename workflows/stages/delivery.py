@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -21,12 +20,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.events import PostalEvent, PostalStatus
     from schemas.steps import LetterRequest, OutboxMessage, Recipient, Shipment, Stage
 
-POSTAL_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        maximum_interval=timedelta(minutes=5), non_retryable_error_types=["PostalRejected"]
-    ),
-}
+# A courier outage is waited out (retries up to every 5 minutes); a rejected letter is not.
+POSTAL_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["PostalRejected", "PostalConflict"],
+)
 
 
 def letters(case: CaseFile) -> list[LetterRequest]:
@@ -56,7 +54,10 @@ def letters(case: CaseFile) -> list[LetterRequest]:
 
 async def post_letter(case: CaseFile, letter: LetterRequest) -> Shipment:
     shipment = await workflow.execute_activity_method(
-        PostalActivities.send_letter, letter, **POSTAL_OPTIONS
+        PostalActivities.send_letter,
+        letter,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=POSTAL_RETRY,
     )
     await record_event(
         case,
