@@ -118,6 +118,12 @@ class InjuryFacts(BaseModel):
     body_parts: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1)
     specialties: list[Specialty] = Field(min_length=1, description="鉴定需要的专家专业")
     determination_no: str | None = Field(default=None, description="工伤认定决定书文号")
+    treating_hospitals: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(
+        default_factory=list, description="hospitals that treated the worker (recusal)"
+    )
+    treating_doctors: list[Annotated[str, Field(min_length=2, max_length=40)]] = Field(
+        default_factory=list, description="doctors who treated the worker (recusal)"
+    )
 
     @model_validator(mode="after")
     def not_in_future(self) -> Self:

@@ -3,7 +3,7 @@ logs carry both and every write has a stable idempotency key (case id + step).""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -70,9 +70,17 @@ class EventRecord(CaseStep):
 
 
 class PanelDrawRequest(CaseStep):
+    """Everything the draw needs to pick and to recuse (回避). `attempt` counts redraws."""
+
     specialties: list[Specialty]
     size: Annotated[int, Field(ge=3, le=5)]
     seed: int
+    attempt: int = 1
+    on: date = Field(description="the appraisal date: experts must be in term and not on leave")
+    citizen_id: str = Field(repr=False, description="hashed by the activity to find relatives")
+    employer_credit_code: str
+    treating_hospitals: list[str] = Field(default_factory=list)
+    treating_doctors: list[str] = Field(default_factory=list)
 
 
 class PanelMember(BaseModel):
@@ -80,13 +88,39 @@ class PanelMember(BaseModel):
     name: str
     specialties: list[Specialty]
     title: str
+    hospital: str = ""
+
+
+class ExclusionReason(StrEnum):
+    inactive = "inactive"
+    out_of_term = "out_of_term"
+    on_leave = "on_leave"
+    relative = "relative"  # 近亲属
+    treating_doctor = "treating_doctor"
+    treating_hospital = "treating_hospital"
+    employer_tie = "employer_tie"
+    declared_conflict = "declared_conflict"
+
+
+class Exclusion(BaseModel):
+    expert_id: str
+    reason: ExclusionReason
+    detail: str = ""
 
 
 class Panel(BaseModel):
+    """An auditable draw: the pool it saw (digest here, full snapshot in PostgreSQL), every
+    exclusion with its reason, the seed, the result. `short_by` > 0 means too few eligible."""
+
     seed: int
+    attempt: int = 1
     pool_size: int
+    pool_sha256: str = ""
     eligible: int
+    wrong_specialty: int = 0
+    exclusions: list[Exclusion] = Field(default_factory=list)
     members: list[PanelMember]
+    short_by: int = 0
 
 
 class Recipient(StrEnum):
