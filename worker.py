@@ -19,8 +19,11 @@ from temporalio.worker import Worker
 from activities.archive import Archive
 from activities.experts import Experts
 from activities.notifications import Notifications
+from activities.policy import Policies
 from activities.postal import PostalActivities
+from activities.sessions import Sessions, read_plan
 from activities.storage import Storage
+from activities.workdays import HolidayCalendar, Workdays
 from infra import db, logs
 from infra.process import run_and_exit
 from infra.settings import Settings, settings
@@ -34,16 +37,22 @@ def activities(
     pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
 ) -> list[Callable[..., Any]]:
     storage = Storage(pool, config.worker_ref_key)
+    postal = PostalActivities(http)
+    calendar = HolidayCalendar(config.holiday_schedule_dir)
     return [
         storage.register_case,
         storage.record_stage,
+        storage.record_milestone,
         storage.append_event,
         storage.record_conclusion,
-        Experts(pool).draw_panel,
+        Policies(config.policy_file).load_policy,
+        Workdays(calendar).compute_due,
+        Experts(pool, config.worker_ref_key).draw_panel,
+        Sessions(pool, read_plan(config.sessions_file), calendar).book_appointment,
         Notifications(pool).queue_message,
         Archive(pool).archive_case,
-        PostalActivities(http).send_letter,
-        PostalActivities(http).track_shipment,
+        postal.send_letter,
+        postal.track_shipment,
     ]
 
 

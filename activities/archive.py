@@ -77,7 +77,7 @@ class Archive:
                 canonical(case_file).decode(),
             )
             await conn.execute(
-                """UPDATE cases SET stage = $2, archived_at = $3, updated_at = now()
+                """UPDATE cases SET stage = $2, archived_at = $3, open = false, updated_at = now()
                    WHERE case_id = $1""",
                 request.case_id,
                 Stage.archived.value,

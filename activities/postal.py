@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -70,7 +71,7 @@ class PostalActivities:
         """The waybill's events in the form of the `postal_event` signal, so the workflow can
         feed polled events to the same handler as webhooks (ids match: repeats are ignored)."""
         bound = log.bind(**_activity_ids(), waybill_no=waybill_no)
-        response = await self._http.get(f"/v1/shipments/{waybill_no}")
+        response = await self._http.get(f"/v1/shipments/{quote(waybill_no, safe='')}")
         _raise_for_answer(response, bound)
         shipment = _WireShipment.model_validate_json(response.content)
         bound.info("shipment_tracked", status=shipment.status, events=len(shipment.events))

@@ -13,13 +13,22 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from temporalio import activity
 
-from schemas.steps import CaseRegistration, ConclusionRecord, EventRecord, Stage, StageTransition
+from schemas.steps import (
+    CaseRegistration,
+    ConclusionRecord,
+    EventRecord,
+    Milestone,
+    Registration,
+    Stage,
+    StageTransition,
+)
 
 # Anything that runs a statement: the pool, a connection, a pooled connection.
 Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
-# Column per stage: a whitelist, never a name taken from input.
+# Columns per stage and milestone: a whitelist, never a name taken from input.
 STAGE_COLUMNS = {stage: f"{stage.value}_at" for stage in Stage}
+MILESTONE_COLUMNS = {"application_complete": "complete_at", "site_appraisal_done": "site_done_at"}
 
 
 def worker_ref(citizen_id: str, key: str) -> str:
@@ -49,21 +58,39 @@ class Storage:
         self.worker_ref_key = worker_ref_key
 
     @activity.defn(name="register_case")
-    async def register_case(self, case: CaseRegistration) -> None:
+    async def register_case(self, case: CaseRegistration) -> Registration:
+        """Insert the case row. Another open case of the same worker, injury and case type makes
+        this one a duplicate: it is recorded closed, naming the open case."""
+        ref = worker_ref(case.citizen_id, self.worker_ref_key)
         async with self.pool.acquire() as conn, conn.transaction():
+            known = await conn.fetchrow(
+                "SELECT duplicate_of FROM cases WHERE case_id = $1", case.case_id
+            )
+            if known:  # registered on an earlier attempt
+                return Registration(duplicate_of=known["duplicate_of"])
+            open_case = await conn.fetchval(
+                """SELECT case_id FROM cases WHERE worker_ref = $1 AND case_type = $2
+                   AND injury_key = $3 AND open""",
+                ref,
+                case.case_type.value,
+                case.injury_key,
+            )
             await conn.execute(
                 """INSERT INTO cases (case_id, case_type, worker_ref, green_channel, mode,
-                                      jurisdiction, stage, received_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                   ON CONFLICT (case_id) DO NOTHING""",
+                                      jurisdiction, stage, received_at, injury_key, open,
+                                      duplicate_of)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
                 case.case_id,
                 case.case_type.value,
-                worker_ref(case.citizen_id, self.worker_ref_key),
+                ref,
                 case.green_channel,
                 case.mode.value,
                 case.jurisdiction.value,
                 case.stage.value,
                 case.received_at,
+                case.injury_key,
+                open_case is None,
+                open_case,
             )
             await insert_event(
                 conn,
@@ -77,6 +104,7 @@ class Storage:
                     data={"case_type": case.case_type.value, "green_channel": case.green_channel},
                 ),
             )
+        return Registration(duplicate_of=open_case)
 
     @activity.defn(name="record_stage")
     async def record_stage(self, step: StageTransition) -> None:
@@ -101,6 +129,30 @@ class Storage:
                     actor=step.actor,
                     at=step.at,
                     data={"reason": step.reason} if step.reason else {},
+                ),
+            )
+
+    @activity.defn(name="record_milestone")
+    async def record_milestone(self, milestone: Milestone) -> None:
+        """A dated fact of the case row (complete application, appraisal held) and its event."""
+        column = MILESTONE_COLUMNS[milestone.name]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"UPDATE cases SET {column} = COALESCE({column}, $2), updated_at = now()"
+                " WHERE case_id = $1",
+                milestone.case_id,
+                milestone.at,
+            )
+            await insert_event(
+                conn,
+                EventRecord(
+                    case_id=milestone.case_id,
+                    stage=milestone.stage,
+                    key=f"milestone:{milestone.name}",
+                    kind=f"milestone.{milestone.name}",
+                    actor=milestone.actor,
+                    at=milestone.at,
+                    data=milestone.data,
                 ),
             )
 

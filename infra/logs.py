@@ -54,6 +54,7 @@ def _drop_temporal_extras(
     _: object, __: str, event: structlog.types.EventDict
 ) -> structlog.types.EventDict:
     """The SDK attaches whole info dicts; keep the ids operators search by."""
+    event.pop("color_message", None)  # uvicorn's ANSI copy of the message
     info = event.pop("temporal_workflow", None) or event.pop("temporal_activity", None)
     if isinstance(info, dict):
         event.setdefault("workflow_id", info.get("workflow_id"))

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
     postal_url: str = "http://127.0.0.1:8099"
     temporal_ui_port: int = 8233  # make run's Web UI
+    policy_file: Path = ROOT / "config" / "deadline_policy.toml"
+    sessions_file: Path = ROOT / "config" / "sessions.toml"
+    holiday_schedule_dir: Path = ROOT / "config" / "holidays"
     data_dir: Path = ROOT / ".data"
     # Keys the hash that stands for a worker's citizen ID in PostgreSQL (duplicate detection
     # without storing the number in plain text). Production sets its own secret.

@@ -1,7 +1,7 @@
 """The emulator's wire format: what a client sends, what it reads back, what webhooks carry.
 
-Recipient details are only checked and fingerprinted, never kept: the courier's records and
-the state file then hold no personal data."""
+Recipient details (name, mobile, address) are only checked and fingerprinted, never kept, so
+the state file holds none of them; the signer of a delivery is kept, as the proof of it."""
 
 from __future__ import annotations
 

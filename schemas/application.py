@@ -142,6 +142,24 @@ class Material(BaseModel):
     pages: Annotated[int, Field(ge=1, le=2000)] = 1
 
 
+class PriorConclusion(BaseModel):
+    """The conclusion a re-appraisal disputes or a review re-examines."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    case_id: Annotated[str, Field(min_length=3, max_length=40, description="its case number")]
+    concluded_on: date = Field(description="date of the conclusion")
+    received_on: date | None = Field(
+        default=None, description="date the applicant received it (re-appraisal: required)"
+    )
+
+    @model_validator(mode="after")
+    def received_after_concluded(self) -> Self:
+        if self.received_on and self.received_on < self.concluded_on:
+            raise ValueError("收到结论日期早于结论作出日期 (received_on is before concluded_on)")
+        return self
+
+
 class AppraisalApplication(BaseModel):
     """One application = one case. Personal data in here is sensitive (PIPL)."""
 
@@ -160,9 +178,31 @@ class AppraisalApplication(BaseModel):
     mode: AppraisalMode = AppraisalMode.on_site
     jurisdiction: Jurisdiction = Jurisdiction.city
     severe: bool = Field(default=False, description="severe or complex: a panel of 5 instead of 3")
-    prior_case_id: str | None = Field(
-        default=None, description="the conclusion this case disputes or reviews"
+    prior_conclusion: PriorConclusion | None = Field(
+        default=None, description="re-appraisal and review: the conclusion concerned"
     )
+    received_on: date | None = Field(
+        default=None,
+        description="date the committee received it (default: the day the case starts)",
+    )
+
+    @model_validator(mode="after")
+    def prior_conclusion_where_needed(self) -> Self:
+        needs_prior = self.case_type in (CaseType.re_appraisal, CaseType.review)
+        if needs_prior and self.prior_conclusion is None:
+            raise ValueError(
+                f"{self.case_type.value} 须注明原鉴定结论 (prior_conclusion: case_id, concluded_on)"
+            )
+        if not needs_prior and self.prior_conclusion is not None:
+            raise ValueError(f"{self.case_type.value} 不应填写原鉴定结论 (prior_conclusion)")
+        prior = self.prior_conclusion
+        if self.case_type is CaseType.re_appraisal and prior and prior.received_on is None:
+            raise ValueError("再次鉴定须注明收到原结论的日期 (prior_conclusion.received_on)")
+        if self.received_on and self.received_on > today():
+            raise ValueError(
+                f"受理日期不能晚于今天 (received_on {self.received_on} is in the future)"
+            )
+        return self
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

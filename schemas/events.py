@@ -3,11 +3,13 @@ repeated delivery is recognised and ignored."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.application import Material, MaterialKind
 from schemas.outcome import Outcome
 
 EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
@@ -54,3 +56,85 @@ class PostalEvent(CaseEvent):
 
 def event_key(kind: str, event: CaseEvent) -> str:
     return f"{kind}:{event.event_id}"
+
+
+Reason = Annotated[str, Field(min_length=2, max_length=500)]
+
+
+class SupplementItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: MaterialKind
+    note: str | None = Field(default=None, max_length=200, description="what exactly is missing")
+
+
+class SupplementNotice(CaseEvent):
+    """The one-time notice listing everything missing (update `issue_supplement_notice`)."""
+
+    items: list[SupplementItem] = Field(min_length=1)
+
+
+class MaterialsSupplemented(CaseEvent):
+    """Materials handed in after the notice (signal `materials_supplemented`)."""
+
+    materials: list[Material] = Field(min_length=1)
+
+
+class SupplementExtension(CaseEvent):
+    """A good reason recorded for more time to supplement (update `extend_supplement_deadline`)."""
+
+    reason: Reason
+    until: date
+
+
+class PanelRedraw(CaseEvent):
+    """Draw again after the pool was extended (update `redraw_panel`)."""
+
+    reason: Reason
+
+
+class ScheduleAppraisal(CaseEvent):
+    """A clerk books the appraisal (update `schedule_appraisal`): a session, or a time."""
+
+    session_id: str | None = Field(default=None, max_length=60)
+    at: AwareDatetime | None = None
+    place: str | None = Field(default=None, max_length=200)
+
+
+class Reschedule(ScheduleAppraisal):
+    """A granted request to move the appraisal (update `reschedule`); the conclusion
+    deadline moves by the same delay."""
+
+    reason: Reason
+
+
+class Attendance(StrEnum):
+    attended = "attended"
+    no_show = "no_show"
+
+
+class AttendanceRecord(CaseEvent):
+    """At the appraisal (update `record_attendance`)."""
+
+    status: Attendance
+    identity_verified: bool = False
+    good_reason: str | None = Field(default=None, max_length=500)
+
+
+class ExaminationOrder(CaseEvent):
+    """The panel commissions examinations from a hospital (update `commission_examination`)."""
+
+    hospital: Annotated[str, Field(min_length=2, max_length=100)]
+    items: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1)
+
+
+class ExaminationResults(CaseEvent):
+    """The hospital reports (signal `examination_results`)."""
+
+    summary: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ExaminationRefusal(CaseEvent):
+    """The worker refuses the commissioned examinations (update `record_examination_refusal`)."""
+
+    reason: Reason

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.application import AppraisalMode, CaseType, Jurisdiction
+from schemas.application import AppraisalMode, CaseType, Jurisdiction, MaterialKind
 from schemas.outcome import Outcome
-from schemas.steps import Panel, Shipment, Stage
+from schemas.steps import Appointment, Panel, Shipment, Stage
 
 
 class StageEntry(BaseModel):
@@ -18,8 +18,10 @@ class StageEntry(BaseModel):
 
 class Deadline(BaseModel):
     name: str
-    due_at: datetime
+    due_on: date  # the last day, by the counting rule
+    due_at: datetime  # the instant it passes: the end of that day, China time
     seconds_left: float
+    overdue: bool = False
 
 
 class CaseStatus(BaseModel):
@@ -39,3 +41,11 @@ class CaseStatus(BaseModel):
     shipments: list[Shipment] = Field(default_factory=list)
     closed_reason: str | None = None
     archive_sha256: str | None = None
+    policy_version: str | None = None
+    receipt_date: date | None = None
+    complete_on: date | None = None
+    missing_materials: list[MaterialKind] = Field(default_factory=list)
+    appointment: Appointment | None = None
+    attendance: str | None = None
+    deadline_shift_days: int = 0
+    examinations: list[str] = Field(default_factory=list)

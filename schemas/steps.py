@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -49,6 +49,13 @@ class CaseRegistration(CaseStep):
     mode: AppraisalMode
     jurisdiction: Jurisdiction
     received_at: AwareDatetime
+    injury_key: str = Field(description="what makes two applications the same: the injury date")
+
+
+class Registration(BaseModel):
+    """`duplicate_of` names the open case for the same worker, injury and case type."""
+
+    duplicate_of: str | None = None
 
 
 class StageTransition(CaseStep):
@@ -57,6 +64,13 @@ class StageTransition(CaseStep):
     at: AwareDatetime
     actor: str = "system"
     reason: str | None = None
+
+
+class Milestone(CaseStep):
+    name: Literal["application_complete", "site_appraisal_done"]
+    at: AwareDatetime
+    actor: str = "system"
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class EventRecord(CaseStep):
@@ -121,6 +135,25 @@ class Panel(BaseModel):
     exclusions: list[Exclusion] = Field(default_factory=list)
     members: list[PanelMember]
     short_by: int = 0
+
+
+class AppointmentRequest(CaseStep):
+    """Book the appraisal: the earliest seat on or after `earliest`, or the clerk's choice."""
+
+    attempt: int
+    mode: AppraisalMode
+    green_channel: bool
+    earliest: date
+    session_id: str | None = None
+    at: AwareDatetime | None = None
+    place: str | None = None
+
+
+class Appointment(BaseModel):
+    session_id: str
+    mode: AppraisalMode
+    starts_at: datetime
+    place: str
 
 
 class Recipient(StrEnum):

@@ -4,13 +4,19 @@ Temporal test servers from the wheels (nothing is downloaded)."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+import libfaketime
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -20,19 +26,22 @@ from temporalio.testing import WorkflowEnvironment
 
 from infra import db
 from infra.settings import Settings
+from schemas.clock import CHINA_TZ
 from worker import build_worker
 from workflows import search_attributes as sa
 
 pytest_plugins = ["tests.postal_fixtures"]
 
 BIN = Path(sys.executable).parent
+TASK_QUEUE = "appraisal-test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url() -> AsyncIterator[str]:
     """A fresh database for this run, on DATABASE_URL's server or on an embedded one."""
-    embedded = tmp_path_factory.mktemp("pg")
+    # Not under pytest's tmp folders: pytest prunes old ones while another run may use them.
+    embedded = Path(tempfile.mkdtemp(prefix="appraisal-test-pg-"))
     server = os.environ.get("DATABASE_URL") or db.start_embedded(embedded)
     name = f"appraisal_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
@@ -43,6 +52,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
     db.stop_embedded(embedded)
+    shutil.rmtree(embedded, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -63,25 +73,55 @@ async def register_search_attributes(client: Client) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(BIN / "temporal-test-server"),
-    )
-    await register_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+async def start_time_skipping_at(start: datetime) -> WorkflowEnvironment:
+    """The time-skipping server with its clock starting at `start`.
+
+    Legal clocks depend on the calendar (holidays, adjusted weekends), so workflow tests run
+    on fixed dates: libfaketime (LD_PRELOAD) sets the server's clock; nothing else sees it."""
+    _, faketime_env = libfaketime.get_reload_information()
+    library = Path(faketime_env["LD_LIBRARY_PATH"]) / faketime_env["LD_PRELOAD"]
+    server_env = {
+        **faketime_env,
+        "LD_PRELOAD": str(library),
+        "FAKETIME": start.astimezone(UTC).strftime("@%Y-%m-%d %H:%M:%S"),
+        "TZ": "UTC",
+    }
+    saved = dict(os.environ)
+    os.environ.update(server_env)  # the SDK starts the server with this process's environment
+    try:
+        return await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=str(BIN / "temporal-test-server"),
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
-@pytest.fixture(scope="session")
-async def time_worker(
-    time_env: WorkflowEnvironment, db_pool: asyncpg.Pool, database_url: str, postal_url: str
-) -> AsyncIterator[Settings]:
-    """A worker with the real activities, on the time-skipping server."""
-    config = Settings(database_url=database_url, postal_url=postal_url, task_queue="appraisal-ts")
-    async with (
-        httpx.AsyncClient(base_url=postal_url, timeout=20) as http,
-        build_worker(time_env.client, db_pool, http, config),
-    ):
-        yield config
+CaseEnv = Callable[..., AbstractAsyncContextManager[WorkflowEnvironment]]
+
+
+@pytest.fixture
+def case_env(db_pool: asyncpg.Pool, database_url: str, postal_url: str) -> CaseEnv:
+    """`async with case_env(start) as env`: a time-skipping server whose clock starts at
+    `start` (China time) and a worker with the real activities (PostgreSQL, postal emulator)."""
+
+    @asynccontextmanager
+    async def running(
+        start: datetime = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ), **settings: Any
+    ) -> AsyncIterator[WorkflowEnvironment]:
+        env = await start_time_skipping_at(start)
+        try:
+            await register_search_attributes(env.client)
+            config = Settings(
+                database_url=database_url, postal_url=postal_url, task_queue=TASK_QUEUE, **settings
+            )
+            async with (
+                httpx.AsyncClient(base_url=postal_url, timeout=20) as http,
+                build_worker(env.client, db_pool, http, config),
+            ):
+                yield env
+        finally:
+            await env.shutdown()
+
+    return running

@@ -1,19 +1,33 @@
-"""Helpers for driving a case in tests."""
+"""Helpers for driving a case in tests, the way the site and the post office would."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from schemas.application import AppraisalApplication
+from schemas.events import (
+    Attendance,
+    AttendanceRecord,
+    ConclusionDecision,
+    ExpertOpinion,
+    PostalEvent,
+    PostalStatus,
+)
+from schemas.outcome import Outcome, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from workflows.case import AppraisalCase
 
+GRADE_8 = Outcome(verdict=Verdict.grade_8)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -26,8 +40,12 @@ def example_json(name: str) -> dict[str, Any]:
     return data
 
 
+def new_id(prefix: str = "T") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
 async def wait_for(
-    handle: WorkflowHandle[Any, Any], predicate: Any, timeout: float = 30
+    handle: WorkflowHandle[Any, Any], predicate: Callable[[CaseStatus], bool], timeout: float = 30
 ) -> CaseStatus:
     """Poll the status query until `predicate(status)` holds; fails after `timeout` seconds."""
 
@@ -45,3 +63,84 @@ async def wait_for_stage(
     handle: WorkflowHandle[Any, Any], stage: Stage, timeout: float = 30
 ) -> CaseStatus:
     return await wait_for(handle, lambda s: s.stage is stage, timeout)
+
+
+class Driver:
+    """One case on a time-skipping server: start it, skip time, send its events."""
+
+    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+        self.env = env
+        self.handle = handle
+
+    @classmethod
+    async def start(
+        cls, env: WorkflowEnvironment, application: AppraisalApplication, case_id: str | None = None
+    ) -> Driver:
+        handle = await env.client.start_workflow(
+            AppraisalCase.run, application, id=case_id or new_id(), task_queue="appraisal-test"
+        )
+        return cls(env, handle)
+
+    async def status(self) -> CaseStatus:
+        result: CaseStatus = await self.handle.query(AppraisalCase.status)
+        return result
+
+    async def until(self, predicate: Callable[[CaseStatus], bool]) -> CaseStatus:
+        return await wait_for(self.handle, predicate)
+
+    async def skip_to(self, instant: datetime) -> None:
+        """Let server time run to `instant`; timers due before it fire on the way."""
+        left = (instant - await self.env.get_current_time()).total_seconds()
+        if left > 0:
+            await self.env.sleep(left)
+
+    async def update(self, name: str, payload: Any) -> str:
+        result: str = await self.handle.execute_update(name, payload, result_type=str)
+        return result
+
+    async def attend(self) -> CaseStatus:
+        status = await self.until(lambda s: s.appointment is not None and s.attendance is None)
+        assert status.appointment is not None
+        await self.skip_to(status.appointment.starts_at)
+        await self.update(
+            "record_attendance",
+            AttendanceRecord(
+                event_id=new_id("att"),
+                actor="clerk-1",
+                status=Attendance.attended,
+                identity_verified=True,
+            ),
+        )
+        return await self.until(lambda s: s.stage is Stage.conclusion)
+
+    async def conclude(self, outcome: Outcome = GRADE_8) -> CaseStatus:
+        status = await self.until(lambda s: s.stage is Stage.conclusion and s.panel is not None)
+        assert status.panel is not None
+        for member in status.panel.members:
+            opinion = ExpertOpinion(
+                event_id=new_id("op"),
+                actor=member.expert_id,
+                expert_id=member.expert_id,
+                outcome=outcome,
+            )
+            await self.update("record_opinion", opinion)
+        decision = ConclusionDecision(event_id=new_id("dec"), actor="committee", outcome=outcome)
+        await self.update("issue_conclusion", decision)
+        return await self.until(lambda s: len(s.shipments) == 2)
+
+    async def deliver(self) -> CaseStatus:
+        status = await self.until(lambda s: len(s.shipments) == 2)
+        for shipment in status.shipments:
+            await self.handle.signal(
+                AppraisalCase.postal_event,
+                PostalEvent(
+                    event_id=f"ems-{shipment.waybill_no}",
+                    actor="ems",
+                    waybill_no=shipment.waybill_no,
+                    status=PostalStatus.delivered,
+                    occurred_at=datetime.now(UTC),
+                    signer="本人",
+                ),
+            )
+        result: CaseStatus = await self.handle.result()
+        return result

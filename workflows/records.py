@@ -73,8 +73,14 @@ def show(case: CaseFile) -> None:
         sa.APPRAISAL_MODE.value_set(app.mode.value),
         sa.JURISDICTION.value_set(app.jurisdiction.value),
     ]
-    if case.conclusion:
-        updates.append(sa.CASE_OUTCOME.value_set(case.conclusion.verdict.value))
+    outcome = case.conclusion.verdict.value if case.conclusion else case.closing_outcome
+    if outcome:
+        updates.append(sa.CASE_OUTCOME.value_set(outcome))
+    running = [c.due_at for c in case.clocks.values() if not c.overdue]
+    updates.append(
+        sa.NEXT_DEADLINE.value_set(min(running)) if running else sa.NEXT_DEADLINE.value_unset()
+    )
+    updates.append(sa.OVERDUE.value_set(any(c.overdue for c in case.clocks.values())))
     workflow.upsert_search_attributes(updates)
     workflow.set_current_details(details(case))
 
@@ -91,5 +97,10 @@ def details(case: CaseFile) -> str:
         lines.append(f"意见 opinions: {len(case.opinions)}/{len(case.panel.members)}")
     if case.conclusion:
         lines.append(f"结论 conclusion: {case.conclusion.label()}")
+    if case.closed_reason:
+        lines.append(f"结案 closed: {case.closed_reason}")
+    for name, clock in sorted(case.clocks.items(), key=lambda item: item[1].due_at):
+        flag = " **逾期 overdue**" if clock.overdue else ""
+        lines.append(f"期限 {name}: {clock.due_on}{flag}")
     lines += [f"待办 pending: {action}" for action in case.pending_actions()]
     return "\n\n".join(lines)

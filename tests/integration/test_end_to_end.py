@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +17,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.helpers import example_json, wait_for, wait_for_stage
@@ -53,6 +55,16 @@ async def test_case_through_every_stage_with_the_cli(
     case_id = f"JN-IT-{uuid.uuid4().hex[:6]}"
     await ui_start(stack, case_id, example_json("initial_complete"))
     handle = stack.env.client.get_workflow_handle(case_id)
+    booked = await wait_for(handle, lambda s: s.appointment is not None)
+    assert booked.appointment and booked.appointment.session_id.startswith("ON_SITE-")
+    # A walk-in: the office moves the appraisal to now (real time on this server).
+    now = datetime.now(CHINA_TZ).isoformat()
+    code, out, err = await stack.appraisal("schedule", case_id, "--at", now, "--place", "鉴定大厅")
+    assert code == 0 and "booked" in out, err
+    code, out, err = await stack.appraisal("attend", case_id)
+    assert code == 1 and "identity_verified" in err  # identity is checked on the day
+    code, out, err = await stack.appraisal("attend", case_id, "--identity-verified")
+    assert code == 0, err
     await wait_for_stage(handle, Stage.conclusion)
 
     status = await cli_status(stack, case_id)
@@ -100,6 +112,7 @@ async def test_case_through_every_stage_with_the_cli(
     )
     kinds = [e["kind"] for e in events]
     assert kinds.count("stage.entered") == 5 and kinds.count("opinion.recorded") == 3
+    assert kinds.count("appointment.booked") == 2 and "attendance.attended" in kinds
     assert kinds.count("postal.delivered") == 2 and kinds[-1] == "case.archived"
     assert {e["actor"] for e in events if e["kind"] == "postal.delivered"} == {"ems"}
     assert await db_pool.fetchval("SELECT count(*) FROM archives WHERE case_id = $1", case_id) == 1

@@ -1,39 +1,201 @@
 from __future__ import annotations
 
-import pytest
-from temporalio.exceptions import ApplicationError
+from datetime import date
+from typing import Any
 
-from activities.experts import draw
+import pytest
+
+from activities.experts import (
+    Conflict,
+    DrawCriteria,
+    ExpertFacts,
+    Leave,
+    draw,
+    draw_record,
+    verify_draw,
+)
 from schemas.application import Specialty
 from schemas.outcome import Outcome, Verdict
-from schemas.steps import PanelDrawRequest, PanelMember, Stage
+from schemas.steps import ExclusionReason, Panel
 from workflows.case_file import majority
 
-POOL = [
-    PanelMember(expert_id=f"E{i:02d}", name=f"专家{i}", title="主任医师", specialties=[spec])
-    for i, spec in enumerate([Specialty.orthopedics] * 6 + [Specialty.neurology] * 3)
-]
+ON = date(2026, 12, 1)
+WORKER = "a" * 64  # a worker's keyed hash
+EMPLOYER = "91370102MA3C4K7T2C"
+ORTHO, NEURO = Specialty.orthopedics, Specialty.neurology
 
 
-def request(
-    seed: int, size: int = 3, specialty: Specialty = Specialty.orthopedics
-) -> PanelDrawRequest:
-    return PanelDrawRequest(
-        case_id="C", stage=Stage.organizing, specialties=[specialty], size=size, seed=seed
+def expert(n: int, *specialties: Specialty, **facts: Any) -> ExpertFacts:
+    defaults: dict[str, Any] = {
+        "expert_id": f"E{n:02d}",
+        "name": f"专家{n}",
+        "title": "主任医师",
+        "hospital": f"医院{n}",
+        "specialties": list(specialties) or [ORTHO],
+        "active": True,
+        "term_start": date(2025, 1, 1),
+        "term_end": date(2028, 1, 1),
+    }
+    return ExpertFacts(**{**defaults, **facts})
+
+
+POOL = [expert(i) for i in range(6)] + [expert(i, NEURO) for i in range(6, 9)]
+
+
+def criteria(seed: int = 42, size: int = 3, *specialties: Specialty, **more: Any) -> DrawCriteria:
+    return DrawCriteria(
+        specialties=list(specialties) or [ORTHO],
+        size=size,
+        seed=seed,
+        attempt=1,
+        on=ON,
+        worker_ref=WORKER,
+        employer_credit_code=EMPLOYER,
+        **more,
     )
 
 
-def test_same_seed_same_panel_and_only_needed_specialty() -> None:
-    first = draw(POOL, request(42), pool_size=len(POOL))
-    assert first == draw(list(reversed(POOL)), request(42), pool_size=len(POOL))
-    assert all(Specialty.orthopedics in m.specialties for m in first.members)
-    assert len({m.expert_id for m in first.members}) == 3 and first.eligible == 6
+def ids(panel: Panel) -> list[str]:
+    return [m.expert_id for m in panel.members]
 
 
-def test_too_few_eligible_is_a_named_non_retryable_error() -> None:
-    with pytest.raises(ApplicationError) as error:
-        draw(POOL, request(1, size=5, specialty=Specialty.neurology), pool_size=len(POOL))
-    assert error.value.type == "PanelShortage" and error.value.non_retryable
+def test_same_seed_same_panel_in_any_pool_order_and_only_needed_specialty() -> None:
+    first = draw(POOL, criteria(42))
+    assert first == draw(list(reversed(POOL)), criteria(42))
+    assert all(ORTHO in m.specialties for m in first.members)
+    assert len(set(ids(first))) == 3 and first.eligible == 6 and first.wrong_specialty == 3
+    assert first.exclusions == [] and first.short_by == 0 and len(first.pool_sha256) == 64
+    assert len({tuple(ids(draw(POOL, criteria(seed)))) for seed in range(20)}) > 1
+
+
+@pytest.mark.parametrize(
+    ("facts", "more", "reason", "detail"),
+    [
+        ({"active": False}, {}, ExclusionReason.inactive, "专家已停用"),
+        (
+            {"term_end": date(2026, 11, 30)},
+            {},
+            ExclusionReason.out_of_term,
+            "聘期 2025-01-01 至 2026-11-30，不含鉴定日 2026-12-01",
+        ),
+        (
+            {"leaves": [Leave(starts=date(2026, 11, 20), ends=ON, reason="外出进修")]},
+            {},
+            ExclusionReason.on_leave,
+            "请假 2026-11-20 至 2026-12-01（外出进修）",
+        ),
+        (
+            {"conflicts": [Conflict(kind="relative", subject=WORKER, note="配偶")]},
+            {},
+            ExclusionReason.relative,
+            "系被鉴定职工近亲属（配偶）",
+        ),
+        (
+            {"name": "刘玉兰"},
+            {"treating_doctors": ["刘 玉兰"]},
+            ExclusionReason.treating_doctor,
+            "系职工诊治医生 刘玉兰",
+        ),
+        (
+            {"hospital": "山东省立医院"},
+            {"treating_hospitals": ["山东省立医院"]},
+            ExclusionReason.treating_hospital,
+            "任职于诊治医院 山东省立医院",
+        ),
+        (
+            {"conflicts": [Conflict(kind="employer", subject=EMPLOYER)]},
+            {},
+            ExclusionReason.employer_tie,
+            f"与用人单位 {EMPLOYER} 有利害关系",
+        ),
+        (
+            {"conflicts": [Conflict(kind="declared", subject=WORKER, note="曾会诊")]},
+            {},
+            ExclusionReason.declared_conflict,
+            "本人申报回避: 与被鉴定职工有利害关系（曾会诊）",
+        ),
+        (
+            {"conflicts": [Conflict(kind="declared", subject=EMPLOYER, note="业务往来")]},
+            {},
+            ExclusionReason.declared_conflict,
+            f"本人申报回避: 与用人单位 {EMPLOYER} 有利害关系（业务往来）",
+        ),
+    ],
+)
+def test_each_exclusion_reason_with_its_detail(
+    facts: dict[str, Any], more: dict[str, Any], reason: ExclusionReason, detail: str
+) -> None:
+    pool = [*POOL, expert(99, **facts)]
+    for seed in range(10):
+        panel = draw(pool, criteria(seed, 5, **more))
+        assert "E99" not in ids(panel)
+        [excluded] = [x for x in panel.exclusions if x.expert_id == "E99"]
+        assert (excluded.reason, excluded.detail) == (reason, detail)
+        assert panel.eligible == 6 and panel.wrong_specialty == 3
+
+
+def test_conflicts_about_other_workers_or_employers_do_not_exclude() -> None:
+    other = [
+        Conflict(kind="relative", subject="b" * 64),
+        Conflict(kind="employer", subject="91110000600037341L"),
+        Conflict(kind="relative", subject=EMPLOYER),  # a relative row names a worker only
+    ]
+    panel = draw([*POOL, expert(99, conflicts=other)], criteria())
+    assert panel.exclusions == [] and panel.eligible == 7
+
+
+def test_first_reason_in_fixed_order_and_conflicts_listed_even_for_other_specialties() -> None:
+    both = expert(99, NEURO, active=False, conflicts=[Conflict(kind="relative", subject=WORKER)])
+    relative = expert(98, NEURO, conflicts=[Conflict(kind="relative", subject=WORKER)])
+    panel = draw([*POOL, both, relative], criteria())
+    assert [(x.expert_id, x.reason) for x in panel.exclusions] == [
+        ("E98", ExclusionReason.relative),
+        ("E99", ExclusionReason.inactive),
+    ]
+    assert panel.wrong_specialty == 3  # E06-E08: neurology only, nothing else against them
+
+
+def test_term_bounds_and_leave_bounds_are_inclusive() -> None:
+    pool = [
+        expert(1, term_start=ON),
+        expert(2, term_end=ON),
+        expert(3, leaves=[Leave(starts=date(2026, 11, 1), ends=date(2026, 11, 30))]),
+        expert(4, leaves=[Leave(starts=date(2026, 12, 2), ends=date(2026, 12, 9))]),
+    ]
+    assert draw(pool, criteria(size=3)).eligible == 4
+
+
+def test_shortage_is_reported_not_raised() -> None:
+    panel = draw(POOL, criteria(1, 5, NEURO))
+    assert panel.short_by == 2 and panel.eligible == 3 and panel.members == []
+
+
+def test_every_needed_specialty_is_covered_when_possible() -> None:
+    one_neurologist = [expert(i) for i in range(8)] + [expert(8, NEURO)]
+    for seed in range(50):
+        panel = draw(one_neurologist, criteria(seed, 3, ORTHO, NEURO))
+        assert "E08" in ids(panel) and len(ids(panel)) == 3
+        # the primary specialty comes first
+        assert ORTHO in panel.members[0].specialties
+
+
+def test_more_specialties_than_seats_covers_them_in_request_order() -> None:
+    specialties = [ORTHO, NEURO, Specialty.ophthalmology, Specialty.stomatology]
+    pool = [expert(i, s) for i, s in enumerate(specialties * 2)]
+    for seed in range(20):
+        panel = draw(pool, criteria(seed, 3, *specialties))
+        assert [m.specialties[0] for m in panel.members] == specialties[:3]
+
+
+def test_verify_draw_redoes_the_stored_draw_and_catches_tampering() -> None:
+    wanted = criteria(7, 3, treating_hospitals=["医院2"])
+    panel = draw(POOL, wanted)
+    row = draw_record("C-1", wanted, POOL, panel)
+    assert verify_draw(row)
+    assert not verify_draw({**row, "seed": 8})
+    assert not verify_draw({**row, "snapshot": row["snapshot"].replace("医院3", "医院2")})
+    assert not verify_draw({**row, "exclusions": "[]"})
+    assert not verify_draw({**row, "snapshot": None, "criteria": None})  # drawn before 003
 
 
 G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))

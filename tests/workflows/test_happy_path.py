@@ -3,68 +3,28 @@ activities (PostgreSQL, postal emulator)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
 
-from infra.settings import Settings
-from schemas.events import ConclusionDecision, ExpertOpinion, PostalEvent, PostalStatus
+from schemas.events import ConclusionDecision, ExpertOpinion
 from schemas.outcome import Outcome, Verdict
-from schemas.status import CaseStatus
 from schemas.steps import Stage
-from tests.helpers import example, wait_for, wait_for_stage
-from workflows.case import AppraisalCase
+from tests.conftest import CaseEnv
+from tests.helpers import Driver, example
 
 GRADE_8 = Outcome(verdict=Verdict.grade_8)
 
 
-async def drive_to_archive(env: WorkflowEnvironment, task_queue: str) -> tuple[Any, CaseStatus]:
-    case_id = f"TS-{uuid.uuid4().hex[:8]}"
-    handle = await env.client.start_workflow(
-        AppraisalCase.run, example("initial_complete"), id=case_id, task_queue=task_queue
-    )
-    status = await wait_for_stage(handle, Stage.conclusion)
-    assert status.panel is not None and len(status.panel.members) == 3
-    for i, member in enumerate(status.panel.members):
-        outcome = GRADE_8 if i < 2 else Outcome(verdict=Verdict.grade_9)
-        await handle.execute_update(
-            AppraisalCase.record_opinion,
-            ExpertOpinion(
-                event_id=f"op-{i}",
-                actor=member.expert_id,
-                expert_id=member.expert_id,
-                outcome=outcome,
-            ),
-        )
-    await handle.execute_update(
-        AppraisalCase.issue_conclusion,
-        ConclusionDecision(event_id="decision-1", actor="committee", outcome=GRADE_8),
-    )
-    status = await wait_for(handle, lambda s: len(s.shipments) == 2)
-    for shipment in status.shipments:
-        await handle.signal(
-            AppraisalCase.postal_event,
-            PostalEvent(
-                event_id=f"ems-{shipment.waybill_no}",
-                actor="ems",
-                waybill_no=shipment.waybill_no,
-                status=PostalStatus.delivered,
-                occurred_at=datetime.now(UTC),
-                signer="本人",
-            ),
-        )
-    return handle, await handle.result()
-
-
-async def test_case_runs_through_all_five_stages(
-    time_env: WorkflowEnvironment, time_worker: Settings, db_pool: asyncpg.Pool
-) -> None:
-    handle, final = await drive_to_archive(time_env, time_worker.task_queue)
+async def test_case_runs_through_all_five_stages(case_env: CaseEnv, db_pool: asyncpg.Pool) -> None:
+    async with case_env() as env:
+        case = await Driver.start(env, example("initial_complete"))
+        await case.attend()
+        await case.conclude(GRADE_8)
+        final = await case.deliver()
+    case_id = case.handle.id
 
     assert [s.stage for s in final.stages] == [
         Stage.acceptance,
@@ -76,63 +36,74 @@ async def test_case_runs_through_all_five_stages(
     ]
     assert final.stage is Stage.archived
     assert final.conclusion == GRADE_8 and final.panel_majority == GRADE_8
-    assert final.closed_reason == "delivered"
+    assert final.closed_reason == "delivered" and final.policy_version == "2025-55.1"
     assert all(s.status == "delivered" for s in final.shipments)
     assert final.archive_sha256 and len(final.archive_sha256) == 64
 
     kinds = [
         r["kind"]
         for r in await db_pool.fetch(
-            "SELECT kind FROM case_events WHERE case_id = $1 ORDER BY id", handle.id
+            "SELECT kind FROM case_events WHERE case_id = $1 ORDER BY id", case_id
         )
     ]
-    assert kinds[:2] == ["application.received", "stage.entered"]
+    assert kinds[:3] == ["application.received", "stage.entered", "policy.captured"]
     assert kinds.count("opinion.recorded") == 3
     assert kinds.count("letter.sent") == 2 and kinds.count("postal.delivered") == 2
-    assert kinds.index("conclusion.issued") < kinds.index("letter.sent")
+    assert (
+        kinds.index("milestone.site_appraisal_done")
+        < kinds.index("conclusion.issued")
+        < kinds.index("letter.sent")
+    )
     assert kinds[-1] == "case.archived"
-    row = await db_pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", handle.id)
-    assert row["stage"] == "archived" and row["outcome"] == "grade_8"
-    assert all(row[f"{s}_at"] for s in ("acceptance", "organizing", "conclusion", "delivery"))
-    archive = await db_pool.fetchrow("SELECT sha256 FROM archives WHERE case_id = $1", handle.id)
+    row = await db_pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
+    assert row["stage"] == "archived" and row["outcome"] == "grade_8" and not row["open"]
+    assert all(
+        row[c]
+        for c in (
+            "acceptance_at",
+            "organizing_at",
+            "conclusion_at",
+            "delivery_at",
+            "complete_at",
+            "site_done_at",
+        )
+    )
+    archive = await db_pool.fetchrow("SELECT sha256 FROM archives WHERE case_id = $1", case_id)
     assert archive["sha256"] == final.archive_sha256
     outbox = {
         r["message_key"]
-        for r in await db_pool.fetch("SELECT message_key FROM outbox WHERE case_id = $1", handle.id)
+        for r in await db_pool.fetch("SELECT message_key FROM outbox WHERE case_id = $1", case_id)
     }
-    assert outbox == {"appraisal.notice", "benefits_agency.copy"}
+    assert outbox == {"appointment.notice:1", "benefits_agency.copy"}
 
 
-async def test_validators_refuse_wrong_events(
-    time_env: WorkflowEnvironment, time_worker: Settings
-) -> None:
-    handle = await time_env.client.start_workflow(
-        AppraisalCase.run,
-        example("initial_complete"),
-        id=f"TS-{uuid.uuid4().hex[:8]}",
-        task_queue=time_worker.task_queue,
-    )
-    early = ConclusionDecision(event_id="d-early", actor="committee", outcome=GRADE_8)
-    status = await wait_for_stage(handle, Stage.conclusion)
-    assert status.panel is not None
-    member = status.panel.members[0].expert_id
+async def test_opinion_and_conclusion_validators(case_env: CaseEnv) -> None:
+    async with case_env() as env:
+        case = await Driver.start(env, example("initial_complete"))
+        status = await case.attend()
+        assert status.panel is not None
+        member = status.panel.members[0].expert_id
 
-    async def refused(update: Any, payload: Any) -> str:
-        with pytest.raises(WorkflowUpdateFailedError) as failed:
-            await handle.execute_update(update, payload)
-        return str(failed.value.cause)
+        async def refused(name: str, payload: Any) -> str:
+            with pytest.raises(WorkflowUpdateFailedError) as failed:
+                await case.update(name, payload)
+            return str(failed.value.cause)
 
-    assert "未录入意见" in await refused(AppraisalCase.issue_conclusion, early)
-    stranger = ExpertOpinion(event_id="o-x", actor="x", expert_id="EXP-999", outcome=GRADE_8)
-    assert "不是本案专家组成员" in await refused(AppraisalCase.record_opinion, stranger)
-    off_scale = ExpertOpinion(
-        event_id="o-y", actor=member, expert_id=member, outcome=Outcome(verdict=Verdict.major_loss)
-    )
-    assert "grade_1" in await refused(AppraisalCase.record_opinion, off_scale)
-    first = ExpertOpinion(event_id="o-1", actor=member, expert_id=member, outcome=GRADE_8)
-    assert "recorded (1/3)" in await handle.execute_update(AppraisalCase.record_opinion, first)
-    # The same event again is ignored, a second opinion from the same expert is refused.
-    assert "duplicate" in await handle.execute_update(AppraisalCase.record_opinion, first)
-    again = first.model_copy(update={"event_id": "o-2"})
-    assert "已录入意见" in await refused(AppraisalCase.record_opinion, again)
-    await handle.terminate("test over")
+        early = ConclusionDecision(event_id="d-early", actor="committee", outcome=GRADE_8)
+        assert "未录入意见" in await refused("issue_conclusion", early)
+        stranger = ExpertOpinion(event_id="o-x", actor="x", expert_id="EXP-999", outcome=GRADE_8)
+        assert "不是本案专家组成员" in await refused("record_opinion", stranger)
+        off_scale = ExpertOpinion(
+            event_id="o-y",
+            actor=member,
+            expert_id=member,
+            outcome=Outcome(verdict=Verdict.major_loss),
+        )
+        assert "grade_1" in await refused("record_opinion", off_scale)
+        first = ExpertOpinion(event_id="o-1", actor=member, expert_id=member, outcome=GRADE_8)
+        assert "recorded (1/3)" in await case.update("record_opinion", first)
+        # The same event again is ignored; a second opinion from the same expert is refused.
+        assert "duplicate" in await case.update("record_opinion", first)
+        again = first.model_copy(update={"event_id": "o-2"})
+        assert "已录入意见" in await refused("record_opinion", again)
+        await case.handle.terminate("test over")

@@ -1,20 +1,34 @@
-"""Stage 1, acceptance (材料受理): register the case and accept a complete application."""
+"""Stage 1, acceptance (材料受理): register, capture the deadline policy, check eligibility and
+duplicates, accept a complete application at once or run the supplement procedure."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
+
 from temporalio import workflow
 
+from workflows import clocks, rules
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, record_event
+from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notifications
+    from activities.policy import Policies
     from activities.storage import Storage
-    from schemas.steps import CaseRegistration, Stage
+    from schemas.application import CaseType
+    from schemas.clock import today
+    from schemas.events import MaterialsSupplemented, SupplementExtension, SupplementNotice
+    from schemas.steps import CaseRegistration, Milestone, OutboxMessage, Stage
+    from schemas.workdays import DayUnit
 
 
 async def run(case: CaseFile) -> None:
     app = case.application
-    await workflow.execute_activity_method(
+    # Captured once, here: the history keeps this policy for the life of the case.
+    policy = await workflow.execute_activity_method(Policies.load_policy, **STORAGE_OPTIONS)
+    case.policy = policy
+    registration = await workflow.execute_activity_method(
         Storage.register_case,
         CaseRegistration(
             case_id=case.case_id,
@@ -25,15 +39,227 @@ async def run(case: CaseFile) -> None:
             mode=app.mode,
             jurisdiction=app.jurisdiction,
             received_at=case.received_at,
+            injury_key=app.injury.occurred_on.isoformat(),
         ),
         **STORAGE_OPTIONS,
     )
     await enter_stage(case, Stage.acceptance, actor=app.applicant.role.value)
-    # 立申立受: a complete application is accepted at once. Materials rules come with issue 3.
+    await record_event(
+        case, "policy.captured", "policy.captured", "system", policy.model_dump(mode="json")
+    )
+    if registration.duplicate_of:
+        return await refuse(
+            case,
+            "duplicate",
+            f"重复申请: 该职工同一伤情的{app.case_type.value}鉴定正在办理中, 案号 "
+            f"{registration.duplicate_of} (an open case exists for this worker and injury)",
+        )
+    if problem := await eligibility_problem(case):
+        return await refuse(case, "eligibility", problem)
+    handed_in = {m.kind for m in app.materials}
+    case.missing = rules.missing_materials(app.case_type, handed_in)
+    if case.missing:
+        await supplement(case)
+    else:
+        await accept(case)
+
+
+async def eligibility_problem(case: CaseFile) -> str | None:
+    app, policy = case.application, case.policy
+    assert policy is not None
+    if problem := rules.determination_problem(app):
+        return problem
+    prior = app.prior_conclusion
+    if app.case_type is CaseType.re_appraisal and prior and prior.received_on:
+        window = await clocks.due(
+            prior.received_on, policy.re_appraisal_window_days, DayUnit.calendar_days
+        )
+        return rules.re_appraisal_problem(
+            prior.received_on, window.due, policy.re_appraisal_window_days, case.receipt_date
+        )
+    if app.case_type is CaseType.review and prior:
+        return rules.review_problem(
+            prior.concluded_on, policy.review_after_years, case.receipt_date
+        )
+    return None
+
+
+async def close(case: CaseFile, outcome: str, reason: str) -> None:
+    """End the case early (refused, abandoned, terminated); it still goes to archiving."""
+    case.closing_outcome = outcome
+    case.closed_reason = f"{outcome}: {reason}"
+    await record_event(case, f"case.{outcome}", f"case.{outcome}", "system", {"reason": reason})
+    await notify(case, f"{outcome}.notice", "applicant", f"案件{outcome}通知", {"reason": reason})
+    show(case)
+
+
+async def refuse(case: CaseFile, rule: str, reason: str) -> None:
+    await record_event(case, "application.refused", "application.refused", "system", {"rule": rule})
+    await close(case, "refused", reason)
+
+
+async def notify(
+    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
+) -> None:
+    await workflow.execute_activity_method(
+        Notifications.queue_message,
+        OutboxMessage(
+            case_id=case.case_id,
+            stage=case.stage,
+            key=key,
+            channel="sms" if recipient != "supervisor" else "supervisor",
+            recipient=recipient,
+            subject=subject,
+            body=body,
+        ),
+        **STORAGE_OPTIONS,
+    )
+
+
+async def accept(case: CaseFile) -> None:
+    """立申立受: complete → accepted; the conclusion clock runs from this day."""
+    assert case.policy is not None
+    case.complete_on = today()
+    await workflow.execute_activity_method(
+        Storage.record_milestone,
+        Milestone(
+            case_id=case.case_id,
+            stage=Stage.acceptance,
+            name="application_complete",
+            at=workflow.now(),
+        ),
+        **STORAGE_OPTIONS,
+    )
+    limit = await clocks.due(
+        case.complete_on, case.policy.conclusion(case.green), DayUnit.calendar_days
+    )
+    case.conclusion_base_due = limit.due
+    clocks.start_clock(case, "conclusion", limit.due)
     await record_event(
         case,
-        key="application.accepted",
-        kind="application.accepted",
-        actor="system",
-        data={"materials": [m.kind.value for m in app.materials]},
+        "application.accepted",
+        "application.accepted",
+        "system",
+        {"complete_on": case.complete_on.isoformat(), "conclusion_due": limit.due.isoformat()},
     )
+
+
+async def supplement(case: CaseFile) -> None:
+    """One notice listing everything missing within the notice clock, then the wait."""
+    assert case.policy is not None
+    notice_due = await clocks.due(
+        case.receipt_date, case.policy.supplement_notice(case.green), DayUnit.working_days
+    )
+    clocks.start_clock(case, "supplement_notice", notice_due.due)
+    await clocks.watch(case, "supplement_notice", lambda: case.notice is not None)
+    while case.outstanding():
+        assert case.supplement_due is not None
+        if not await supplement_until(case, case.supplement_due):
+            missing = ", ".join(case.outstanding())
+            reason = f"补正期限 {case.supplement_due} 届满仍未补齐: {missing}"
+            return await close(case, "abandoned", reason)
+    await accept(case)
+
+
+async def supplement_until(case: CaseFile, due_on: date) -> bool:
+    """False when `due_on` passed with materials outstanding; True when they all came in or
+    a recorded good reason moved the deadline (the caller then waits again)."""
+    clocks.start_clock(case, "supplement", due_on)
+    met = await clocks.in_time(
+        case, "supplement", lambda: not case.outstanding() or case.supplement_due != due_on
+    )
+    clocks.stop_clock(case, "supplement")
+    return met
+
+
+def check_notice(case: CaseFile, notice: SupplementNotice) -> None:
+    if notice.event_id in case.seen_events:
+        return
+    if case.stage is not Stage.acceptance or case.complete_on or case.closed_reason:
+        raise ValueError(f"补正通知只能在材料受理阶段发出 (case is in stage {case.stage.value})")
+    if not case.missing:
+        raise ValueError("材料齐全, 无需补正 (the checklist is complete: nothing to supplement)")
+    if case.notice is not None:
+        raise ValueError("一次性告知已发出, 不得再次通知 (the one-time notice was already issued)")
+    listed = {item.kind for item in notice.items}
+    if left_out := [kind for kind in case.missing if kind not in listed]:
+        labels = "、".join(rules.MATERIAL_LABELS[k] for k in left_out)
+        raise ValueError(f"一次性告知须列明全部缺少的材料, 还缺: {labels} ({', '.join(left_out)})")
+
+
+async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
+    if notice.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(notice.event_id)
+    assert case.policy is not None
+    issued_on = today()
+    wait = await clocks.due(issued_on, case.policy.supplement_wait_days, DayUnit.calendar_days)
+    items = [item.model_dump(mode="json") for item in notice.items]
+    await record_event(
+        case,
+        "supplement.notice",
+        "supplement.notice",
+        notice.actor,
+        {"items": items, "due": wait.due.isoformat()},
+    )
+    await notify(
+        case,
+        "supplement.notice",
+        "applicant",
+        "补正材料一次性告知书",
+        {"items": items, "supplement_by": wait.due.isoformat()},
+    )
+    case.supplement_due = wait.due
+    case.notice = notice  # last: the stage moves on once the notice is on record
+    show(case)
+    return f"supplement notice issued; materials due by {wait.due}"
+
+
+async def on_supplemented(case: CaseFile, event: MaterialsSupplemented) -> None:
+    if event.event_id in case.seen_events:
+        return
+    case.seen_events.add(event.event_id)
+    if case.stage is not Stage.acceptance or case.notice is None or case.complete_on:
+        workflow.logger.warning(
+            "materials outside the supplement procedure ignored",
+            extra={"case_id": case.case_id, "stage": case.stage},
+        )
+        return
+    await record_event(
+        case,
+        f"materials:{event.event_id}",
+        "materials.supplemented",
+        event.actor,
+        {"kinds": [m.kind.value for m in event.materials]},
+    )
+    case.supplied.extend(event.materials)
+    show(case)
+
+
+def check_extension(case: CaseFile, extension: SupplementExtension) -> None:
+    if extension.event_id in case.seen_events:
+        return
+    if case.supplement_due is None or case.complete_on or case.closed_reason:
+        raise ValueError("没有进行中的补正期限 (no supplement period is running)")
+    if extension.until <= case.supplement_due:
+        raise ValueError(f"延长后的期限须晚于 {case.supplement_due} (until must be later)")
+
+
+async def extend(case: CaseFile, extension: SupplementExtension) -> str:
+    if extension.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(extension.event_id)
+    await record_event(
+        case,
+        f"supplement.extended:{extension.event_id}",
+        "supplement.extended",
+        extension.actor,
+        {
+            "reason": extension.reason,
+            "from": str(case.supplement_due),
+            "until": extension.until.isoformat(),
+        },
+    )
+    case.supplement_due = extension.until
+    show(case)
+    return f"supplement deadline moved to {extension.until}"

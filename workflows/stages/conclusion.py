@@ -7,18 +7,33 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from workflows import clocks
 from workflows.case_file import CaseFile
 from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
+from workflows.stages.acceptance import close, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.storage import Storage
-    from schemas.events import ConclusionDecision, ExpertOpinion
+    from schemas.clock import today
+    from schemas.events import (
+        ConclusionDecision,
+        ExaminationOrder,
+        ExaminationRefusal,
+        ExaminationResults,
+        ExpertOpinion,
+    )
     from schemas.steps import ConclusionRecord, Stage
+    from schemas.workdays import DayUnit
 
 
 def _expect_stage(case: CaseFile, what: str) -> None:
-    if case.stage is not Stage.conclusion:
+    if case.stage is not Stage.conclusion or case.closed_reason:
         raise ValueError(f"{what}只能在结论出具阶段录入 (case is in stage {case.stage.value})")
+    if case.examination_pending is not None:
+        hospital = case.examination_pending.hospital
+        raise ValueError(
+            f"正在等待{hospital}的检查结果 (waiting for commissioned examination results)"
+        )
 
 
 def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
@@ -96,4 +111,93 @@ async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
 
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.conclusion)
-    await workflow.wait_condition(lambda: case.conclusion is not None)
+    while case.conclusion is None and not case.closed_reason:
+        if case.examination_pending is None:
+            await workflow.wait_condition(
+                lambda: (
+                    case.conclusion is not None
+                    or case.examination_pending is not None
+                    or bool(case.closed_reason)
+                )
+            )
+            continue
+        await clocks.watch(
+            case,
+            "examination",
+            lambda: case.examination_pending is None or bool(case.closed_reason),
+            detail=f"检查结果未回 ({case.examination_pending.hospital})",
+        )
+
+
+def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
+    if order.event_id in case.seen_events:
+        return
+    _expect_stage(case, "委托检查")
+    if case.decision_id is not None:
+        raise ValueError("结论已出具, 不能再委托检查 (the conclusion is already issued)")
+
+
+async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str:
+    if order.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(order.event_id)
+    assert case.policy is not None
+    wait = await clocks.due(today(), case.policy.examination_wait_days, DayUnit.calendar_days)
+    details = {
+        "hospital": order.hospital,
+        "items": order.items,
+        "results_due": wait.due.isoformat(),
+    }
+    await record_event(
+        case, f"examination.ordered:{order.event_id}", "examination.ordered", order.actor, details
+    )
+    await notify(
+        case, f"examination.order:{order.event_id}", order.hospital, "委托检查通知", details
+    )
+    case.examinations.append(order)
+    case.examination_pending = order
+    clocks.start_clock(case, "examination", wait.due)
+    return f"examination commissioned from {order.hospital}; results due by {wait.due}"
+
+
+async def on_results(case: CaseFile, results: ExaminationResults) -> None:
+    if results.event_id in case.seen_events:
+        return
+    case.seen_events.add(results.event_id)
+    if case.examination_pending is None:
+        workflow.logger.warning(
+            "examination results without an order ignored",
+            extra={"case_id": case.case_id, "stage": case.stage},
+        )
+        return
+    await record_event(
+        case,
+        f"examination.results:{results.event_id}",
+        "examination.results",
+        results.actor,
+        {"summary_chars": len(results.summary)},
+    )
+    case.examination_pending = None
+    show(case)
+
+
+def check_refusal(case: CaseFile, refusal: ExaminationRefusal) -> None:
+    if refusal.event_id in case.seen_events:
+        return
+    if case.examination_pending is None or case.closed_reason:
+        raise ValueError("没有待做的委托检查 (no commissioned examination is pending)")
+
+
+async def refuse_examination(case: CaseFile, refusal: ExaminationRefusal) -> str:
+    if refusal.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(refusal.event_id)
+    await record_event(
+        case,
+        f"examination.refused:{refusal.event_id}",
+        "examination.refused",
+        refusal.actor,
+        {"reason": refusal.reason},
+    )
+    await close(case, "terminated", f"当次鉴定终止: 拒不接受委托检查 ({refusal.reason})")
+    return "appraisal terminated: the worker refused the commissioned examinations"

@@ -1,4 +1,5 @@
-"""Stage 2, organizing (组织鉴定): draw the expert panel and notify the worker."""
+"""Stage 2, organizing (组织鉴定): draw the panel with recusal, book the appraisal, notify the
+worker in advance, and wait for attendance."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, record_event
+from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
+from workflows.stages import appointments
+from workflows.stages.acceptance import close, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
-    from activities.notifications import Notifications
-    from schemas.steps import OutboxMessage, PanelDrawRequest, Stage
+    from activities.storage import Storage
+    from schemas.clock import CHINA_TZ
+    from schemas.events import Attendance, PanelRedraw
+    from schemas.steps import Appointment, Milestone, PanelDrawRequest, Stage
 
 
 def panel_size(case: CaseFile) -> int:
@@ -22,44 +28,115 @@ def panel_size(case: CaseFile) -> int:
 
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.organizing)
+    await draw_panel(case)
+    await appointments.book_first(case)
+    await wait_for_attendance(case)
+
+
+async def draw_panel(case: CaseFile) -> None:
+    """Draw until a full panel stands; a shortage escalates and waits for `redraw_panel`."""
     app = case.application
-    # The seed comes from the workflow's deterministic random and is kept with the draw,
-    # so auditors can redo the draw from the stored pool snapshot.
-    seed = workflow.random().randint(1, 2**31 - 1)
-    case.panel = await workflow.execute_activity_method(
-        Experts.draw_panel,
-        PanelDrawRequest(
-            case_id=case.case_id,
-            stage=Stage.organizing,
-            specialties=app.injury.specialties,
-            size=panel_size(case),
-            seed=seed,
-            on=workflow.now().date(),
-            citizen_id=app.worker.citizen_id,
-            employer_credit_code=app.employer.credit_code,
-            treating_hospitals=app.injury.treating_hospitals,
-            treating_doctors=app.injury.treating_doctors,
-        ),
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+    while True:
+        # The seed comes from the workflow's deterministic random and is stored with the draw,
+        # so auditors can redo it from the stored pool snapshot.
+        seed = workflow.random().randint(1, 2**31 - 1)
+        panel = await workflow.execute_activity_method(
+            Experts.draw_panel,
+            PanelDrawRequest(
+                case_id=case.case_id,
+                stage=Stage.organizing,
+                specialties=app.injury.specialties,
+                size=panel_size(case),
+                seed=seed,
+                attempt=case.draw_attempt,
+                on=workflow.now().astimezone(CHINA_TZ).date(),
+                citizen_id=app.worker.citizen_id,
+                employer_credit_code=app.employer.credit_code,
+                treating_hospitals=app.injury.treating_hospitals,
+                treating_doctors=app.injury.treating_doctors,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        )
+        summary = {
+            "attempt": panel.attempt,
+            "seed": panel.seed,
+            "members": [m.expert_id for m in panel.members],
+            "eligible": panel.eligible,
+            "excluded": len(panel.exclusions),
+            "short_by": panel.short_by,
+        }
+        await record_event(case, f"panel.drawn:{panel.attempt}", "panel.drawn", "system", summary)
+        if panel.short_by == 0:
+            case.panel, case.shortage = panel, None
+            show(case)
+            return
+        case.shortage = panel
+        await record_event(
+            case, f"panel.shortage:{panel.attempt}", "panel.shortage", "system", summary
+        )
+        await notify(
+            case,
+            f"panel.shortage:{panel.attempt}",
+            "supervisor",
+            "专家库符合条件的专家不足",
+            summary,
+        )
+        show(case)
+        await workflow.wait_condition(lambda: case.redraws_requested >= case.draw_attempt)
+        case.draw_attempt += 1
+
+
+async def watch_appointment(case: CaseFile, current: Appointment) -> None:
+    clocks.start_clock(case, "attendance", current.starts_at.astimezone(CHINA_TZ).date())
+    await clocks.watch(
+        case,
+        "attendance",
+        lambda: case.attendance is not None or case.appointment != current,
+        detail="到场情况未录入 (attendance not recorded)",
     )
+
+
+def check_redraw(case: CaseFile, request: PanelRedraw) -> None:
+    if request.event_id in case.seen_events:
+        return
+    if case.shortage is None or case.redraws_requested >= case.draw_attempt:
+        raise ValueError("仅在专家不足时可重新抽取 (a redraw follows a panel shortage only)")
+
+
+async def redraw(case: CaseFile, request: PanelRedraw) -> str:
+    if request.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(request.event_id)
     await record_event(
         case,
-        key="panel.drawn",
-        kind="panel.drawn",
-        actor="system",
-        data={"seed": case.panel.seed, "members": case.panel_ids, "eligible": case.panel.eligible},
+        f"panel.redraw:{request.event_id}",
+        "panel.redraw_requested",
+        request.actor,
+        {"reason": request.reason},
     )
+    case.redraws_requested = case.draw_attempt
+    return f"redraw {case.draw_attempt + 1} requested"
+
+
+async def wait_for_attendance(case: CaseFile) -> None:
+    """Attended → the site appraisal is done; no-show without good reason ends the appraisal.
+    A clock per appointment escalates when nothing is recorded by the end of its day."""
+    while case.attendance is None:
+        assert case.appointment is not None
+        await watch_appointment(case, case.appointment)  # returns early when rescheduled
+    record = case.attendance
+    if record.status is Attendance.no_show:
+        reason = "当次鉴定终止: 无正当理由未到场 (no-show without good reason)"
+        return await close(case, "terminated", reason)
     await workflow.execute_activity_method(
-        Notifications.queue_message,
-        OutboxMessage(
+        Storage.record_milestone,
+        Milestone(
             case_id=case.case_id,
             stage=Stage.organizing,
-            key="appraisal.notice",
-            channel="sms",
-            recipient="worker",
-            subject="劳动能力鉴定通知",
-            body={"mode": app.mode.value, "bring": ["身份证或社保卡", "病历原件", "影像资料"]},
+            name="site_appraisal_done",
+            at=workflow.now(),
+            actor=record.actor,
         ),
         **STORAGE_OPTIONS,
     )

@@ -1,0 +1,57 @@
+"""The deadline policy: every clock of DOMAIN.md in one versioned model.
+
+Loaded from a config file by an activity and captured in the case history at acceptance, so a
+configuration change never alters a running case."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+class GreenChannelClocks(BaseModel):
+    """Shorter internal clocks for critical cases (绿色通道); legal limits still apply."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    supplement_notice_working_days: Days = 1
+    conclusion_days: Days = 20
+    site_promise_days: Days = 3
+    appointment_notice_days: Annotated[int, Field(ge=0, le=30)] = 1
+
+
+class DeadlinePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Annotated[str, Field(min_length=1, max_length=40)]
+    basis: str = "《劳动能力鉴定管理办法》(人社部、国家卫健委令第55号, 2025)"
+    supplement_notice_working_days: Days = 5
+    supplement_wait_days: Days = 30
+    conclusion_days: Days = 60
+    conclusion_extension_days: Days = 30
+    site_promise_days: Days = 5
+    delivery_days: Days = 15
+    public_notice_days: Days = 30
+    dispute_window_days: Days = 15
+    re_appraisal_window_days: Days = 15
+    review_after_years: Annotated[int, Field(ge=1, le=10)] = 1
+    examination_wait_days: Days = 15
+    appointment_notice_days: Annotated[int, Field(ge=0, le=30)] = 3
+    reminder_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = [0.8]
+    green_channel: GreenChannelClocks = GreenChannelClocks()
+
+    def supplement_notice(self, green: bool) -> int:
+        return (
+            self.green_channel.supplement_notice_working_days
+            if green
+            else self.supplement_notice_working_days
+        )
+
+    def conclusion(self, green: bool) -> int:
+        return self.green_channel.conclusion_days if green else self.conclusion_days
+
+    def appointment_notice(self, green: bool) -> int:
+        return self.green_channel.appointment_notice_days if green else self.appointment_notice_days

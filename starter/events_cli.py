@@ -1,0 +1,241 @@
+"""Event commands: what the window, the site, the hospital and the post office report.
+
+Updates answer at once (accepted, or refused with the reason); signals are facts from other
+systems. Each takes --event to make a retry safe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from schemas.application import MaterialKind
+from schemas.events import (
+    Attendance,
+    AttendanceRecord,
+    ConclusionDecision,
+    ExaminationOrder,
+    ExaminationRefusal,
+    ExaminationResults,
+    ExpertOpinion,
+    MaterialsSupplemented,
+    PanelRedraw,
+    PostalEvent,
+    PostalStatus,
+    Reschedule,
+    ScheduleAppraisal,
+    SupplementExtension,
+    SupplementNotice,
+)
+from schemas.outcome import SelfCare, Verdict
+from starter.app import Actor, EventIdOpt, app, event, send_signal, send_update
+
+Reason = Annotated[str, typer.Option(help="the reason, for the record")]
+At = Annotated[
+    str | None, typer.Option(help="ISO time with offset, e.g. 2026-10-13T09:00:00+08:00")
+]
+
+
+@app.command("supplement-notice")
+def supplement_notice(
+    case_id: str,
+    missing: Annotated[list[MaterialKind], typer.Option(help="each missing kind (repeat)")],
+    note: Annotated[str | None, typer.Option(help="what exactly is missing")] = None,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Issue the one-time notice listing everything missing (一次性告知)."""
+    items = [{"kind": kind, "note": note} for kind in missing]
+    send_update(
+        case_id, "issue_supplement_notice", event(SupplementNotice, event_id, actor, items=items)
+    )
+
+
+@app.command()
+def supplemented(
+    case_id: str,
+    material: Annotated[list[MaterialKind], typer.Option(help="each kind handed in (repeat)")],
+    actor: Actor = "window",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Report materials handed in after the notice (补正材料)."""
+    materials = [{"kind": kind, "title": kind.value} for kind in material]
+    payload = event(MaterialsSupplemented, event_id, actor, materials=materials)
+    send_signal(case_id, "materials_supplemented", payload, "materials reported")
+
+
+@app.command("extend-supplement")
+def extend_supplement(
+    case_id: str,
+    until: Annotated[str, typer.Option(help="new last day, YYYY-MM-DD")],
+    reason: Reason,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Record a good reason and give more time to supplement."""
+    payload = event(SupplementExtension, event_id, actor, until=until, reason=reason)
+    send_update(case_id, "extend_supplement_deadline", payload)
+
+
+@app.command()
+def redraw(
+    case_id: str, reason: Reason, actor: Actor = "clerk", event_id: EventIdOpt = None
+) -> None:
+    """Draw the panel again after a shortage, once the pool was extended."""
+    send_update(case_id, "redraw_panel", event(PanelRedraw, event_id, actor, reason=reason))
+
+
+@app.command()
+def schedule(
+    case_id: str,
+    session: Annotated[str | None, typer.Option(help="a session id")] = None,
+    at: At = None,
+    place: Annotated[str | None, typer.Option()] = None,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """The office books the appraisal: a session, or a time and place (walk-in, home visit)."""
+    payload = event(ScheduleAppraisal, event_id, actor, session_id=session, at=at, place=place)
+    send_update(case_id, "schedule_appraisal", payload)
+
+
+@app.command()
+def reschedule(
+    case_id: str,
+    reason: Reason,
+    session: Annotated[
+        str | None, typer.Option(help="a session id (default: the next free seat)")
+    ] = None,
+    at: At = None,
+    place: Annotated[str | None, typer.Option()] = None,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Grant the worker's request to move the appraisal; the conclusion deadline moves too."""
+    payload = event(
+        Reschedule, event_id, actor, reason=reason, session_id=session, at=at, place=place
+    )
+    send_update(case_id, "reschedule", payload)
+
+
+@app.command()
+def attend(
+    case_id: str,
+    no_show: Annotated[bool, typer.Option("--no-show", help="the worker did not come")] = False,
+    identity_verified: Annotated[bool, typer.Option("--identity-verified")] = False,
+    good_reason: Annotated[str | None, typer.Option(help="why the worker could not come")] = None,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Record attendance at the appraisal (identity verified), or a no-show."""
+    status = Attendance.no_show if no_show else Attendance.attended
+    payload = event(
+        AttendanceRecord,
+        event_id,
+        actor,
+        status=status,
+        identity_verified=identity_verified,
+        good_reason=good_reason,
+    )
+    send_update(case_id, "record_attendance", payload)
+
+
+@app.command()
+def examination(
+    case_id: str,
+    hospital: Annotated[str, typer.Option()],
+    item: Annotated[list[str], typer.Option(help="each examination (repeat)")],
+    actor: Actor = "panel",
+    event_id: EventIdOpt = None,
+) -> None:
+    """The panel commissions examinations from a hospital (委托检查)."""
+    payload = event(ExaminationOrder, event_id, actor, hospital=hospital, items=item)
+    send_update(case_id, "commission_examination", payload)
+
+
+@app.command("examination-results")
+def examination_results(
+    case_id: str,
+    summary: Annotated[str, typer.Option()],
+    actor: Actor = "hospital",
+    event_id: EventIdOpt = None,
+) -> None:
+    """The hospital reports the examination results."""
+    payload = event(ExaminationResults, event_id, actor, summary=summary)
+    send_signal(case_id, "examination_results", payload, "results reported")
+
+
+@app.command("examination-refused")
+def examination_refused(
+    case_id: str, reason: Reason, actor: Actor = "clerk", event_id: EventIdOpt = None
+) -> None:
+    """The worker refuses the commissioned examinations: this appraisal ends."""
+    send_update(
+        case_id,
+        "record_examination_refusal",
+        event(ExaminationRefusal, event_id, actor, reason=reason),
+    )
+
+
+@app.command()
+def opinion(
+    case_id: str,
+    expert: Annotated[str, typer.Option(help="expert id, a panel member")],
+    verdict: Annotated[
+        Verdict, typer.Option(help="grade_1..grade_10, below_grade, or illness scale")
+    ],
+    self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Record an expert's opinion (专家意见) at the appraisal site."""
+    outcome = {"verdict": verdict, "self_care": self_care}
+    send_update(
+        case_id,
+        "record_opinion",
+        event(ExpertOpinion, event_id, actor, expert_id=expert, outcome=outcome),
+    )
+
+
+@app.command()
+def conclude(
+    case_id: str,
+    verdict: Annotated[Verdict, typer.Option()],
+    self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
+    basis: Annotated[str, typer.Option(help="standard applied")] = "GB/T 16180-2014",
+    actor: Actor = "committee",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Issue the committee's conclusion (鉴定结论), following the panel majority."""
+    outcome = {"verdict": verdict, "self_care": self_care}
+    send_update(
+        case_id,
+        "issue_conclusion",
+        event(ConclusionDecision, event_id, actor, basis=basis, outcome=outcome),
+    )
+
+
+@app.command()
+def postal(
+    case_id: str,
+    waybill: Annotated[str, typer.Option(help="EMS waybill number")],
+    status: Annotated[PostalStatus, typer.Option()] = PostalStatus.delivered,
+    signer: Annotated[str | None, typer.Option(help="who signed for it")] = None,
+    at: At = None,
+    reason: Annotated[str | None, typer.Option(help="why it came back")] = None,
+    actor: Actor = "ems",
+    event_id: EventIdOpt = None,
+) -> None:
+    """Report a postal tracking event (EMS 签收 / 退回) for a conclusion letter."""
+    payload = event(
+        PostalEvent,
+        event_id,
+        actor,
+        waybill_no=waybill,
+        status=status,
+        signer=signer,
+        reason=reason,
+        occurred_at=at or datetime.now(UTC).isoformat(),
+    )
+    send_signal(case_id, "postal_event", payload, f"postal event {status.value} sent for {waybill}")

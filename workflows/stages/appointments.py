@@ -1,0 +1,220 @@
+"""The appraisal appointment: booking, the advance notice to the worker, rescheduling, and
+attendance. A granted reschedule moves the conclusion deadline by the same delay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows import clocks
+from workflows.case_file import CaseFile
+from workflows.records import STORAGE_OPTIONS, record_event, show
+from workflows.stages.acceptance import notify
+
+with workflow.unsafe.imports_passed_through():
+    from activities.sessions import Sessions
+    from schemas.clock import CHINA_TZ, today
+    from schemas.events import Attendance, AttendanceRecord, Reschedule, ScheduleAppraisal
+    from schemas.steps import Appointment, AppointmentRequest, Stage
+
+BRING = ["居民身份证或社会保障卡", "病历、诊断证明原件", "影像资料(X光片、CT、MRI)", "本通知书"]
+
+
+def refused(reason: str) -> ApplicationError:
+    """After validation an update fails only with a Temporal failure, not a plain error."""
+    return ApplicationError(reason, type="Refused", non_retryable=True)
+
+
+async def book(
+    case: CaseFile, choice: ScheduleAppraisal | None, earliest_after: int = 0
+) -> Appointment | None:
+    assert case.policy is not None
+    lead = case.policy.appointment_notice(case.green)
+    try:
+        return await _book(case, choice, lead, earliest_after)
+    except ActivityError as error:  # a full or unknown session: tell the clerk why
+        raise refused(str(error.cause or error)) from None
+
+
+async def _book(
+    case: CaseFile, choice: ScheduleAppraisal | None, lead: int, earliest_after: int
+) -> Appointment | None:
+    return await workflow.execute_activity_method(
+        Sessions.book_appointment,
+        AppointmentRequest(
+            case_id=case.case_id,
+            stage=Stage.organizing,
+            attempt=case.appointment_attempt + 1,
+            mode=case.application.mode,
+            green_channel=case.green,
+            earliest=today() + timedelta(days=max(lead, earliest_after)),
+            session_id=choice.session_id if choice else None,
+            at=choice.at if choice else None,
+            place=choice.place if choice else None,
+        ),
+        **STORAGE_OPTIONS,
+    )
+
+
+async def settle(case: CaseFile, appointment: Appointment, actor: str) -> None:
+    """Record the booking and tell the worker in advance: time, place, what to bring."""
+    case.appointment_attempt += 1
+    at = appointment.starts_at.astimezone(CHINA_TZ)
+    details = {
+        "session": appointment.session_id,
+        "mode": appointment.mode.value,
+        "at": at.isoformat(),
+        "place": appointment.place,
+    }
+    await record_event(
+        case, f"appointment.booked:{case.appointment_attempt}", "appointment.booked", actor, details
+    )
+    await notify(
+        case,
+        f"appointment.notice:{case.appointment_attempt}",
+        "worker",
+        "劳动能力鉴定通知书",
+        {
+            **details,
+            "bring": BRING,
+            "text": f"请于 {at:%Y年%m月%d日 %H:%M} 到 {appointment.place} 参加劳动能力鉴定, 携带: {'、'.join(BRING)}",
+        },
+    )
+    case.appointment, case.awaiting_schedule, case.needs_reschedule = appointment, False, False
+    show(case)
+
+
+async def book_first(case: CaseFile) -> None:
+    appointment = await book(case, None)
+    if appointment is None:
+        case.awaiting_schedule = True
+        await record_event(case, "appointment.no_seat", "appointment.no_seat", "system", {})
+        await notify(
+            case,
+            "appointment.no_seat",
+            "supervisor",
+            "无可用鉴定场次",
+            {"mode": case.application.mode.value},
+        )
+        show(case)
+        await workflow.wait_condition(lambda: case.appointment is not None)
+        return
+    await settle(case, appointment, "system")
+
+
+def check_schedule(case: CaseFile, choice: ScheduleAppraisal) -> None:
+    """The office books or moves the appraisal (no seat found, a walk-in, a home visit date);
+    unlike a worker's reschedule, this never moves the legal deadline."""
+    if choice.event_id in case.seen_events:
+        return
+    if case.stage is not Stage.organizing or case.panel is None or case.closed_reason:
+        raise ValueError(
+            f"鉴定安排须在专家组抽定后、组织鉴定阶段进行 (case is in stage {case.stage.value})"
+        )
+    if case.attendance is not None:
+        raise ValueError("已录入到场情况, 不能再安排 (attendance is already recorded)")
+    if not (choice.session_id or choice.at):
+        raise ValueError("须指定场次或时间 (give a session_id, or a time and a place)")
+    _check_choice(choice)
+
+
+def _check_choice(choice: ScheduleAppraisal) -> None:
+    if choice.session_id and choice.at:
+        raise ValueError("场次与时间只能选其一 (give a session_id or a time, not both)")
+    if choice.at and not choice.place:
+        raise ValueError("安排时间须同时注明地点 (a time needs a place)")
+    if choice.at and choice.at.astimezone(CHINA_TZ).date() < today():
+        raise ValueError(f"鉴定时间不能早于今天 ({choice.at:%Y-%m-%d} is in the past)")
+
+
+async def schedule(case: CaseFile, choice: ScheduleAppraisal) -> str:
+    if choice.event_id in case.seen_events:
+        return "duplicate event ignored"
+    appointment = await book(case, choice)  # a full or unknown session fails the update
+    if appointment is None:
+        raise refused(
+            "仍无可用场次, 请指定场次或时间 (still no free seat: name a session or a time)"
+        )
+    case.seen_events.add(choice.event_id)
+    await settle(case, appointment, choice.actor)
+    return f"booked {appointment.session_id} at {appointment.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
+
+
+def check_reschedule(case: CaseFile, request: Reschedule) -> None:
+    if request.event_id in case.seen_events:
+        return
+    if case.stage is not Stage.organizing or case.appointment is None:
+        raise ValueError(f"只有已安排的鉴定可以改期 (case is in stage {case.stage.value})")
+    if case.attendance is not None:
+        raise ValueError("已录入到场情况, 不能改期 (attendance is already recorded)")
+    _check_choice(request)
+
+
+async def reschedule(case: CaseFile, request: Reschedule) -> str:
+    if request.event_id in case.seen_events:
+        return "duplicate event ignored"
+    old = case.appointment
+    assert old is not None
+    old_day = old.starts_at.astimezone(CHINA_TZ).date()
+    # Automatic choice: the first seat after the old appointment.
+    appointment = await book(case, request, earliest_after=(old_day - today()).days + 1)
+    if appointment is None:
+        raise refused("没有可改期的场次, 请指定场次或时间 (no free seat: name a session or a time)")
+    case.seen_events.add(request.event_id)
+    delay = max((appointment.starts_at.astimezone(CHINA_TZ).date() - old_day).days, 0)
+    case.shift_days += delay
+    await record_event(
+        case,
+        f"appointment.rescheduled:{request.event_id}",
+        "appointment.rescheduled",
+        request.actor,
+        {
+            "reason": request.reason,
+            "from": old_day.isoformat(),
+            "delay_days": delay,
+            "total_shift_days": case.shift_days,
+        },
+    )
+    if case.conclusion_base_due and "conclusion" in case.clocks:
+        clocks.start_clock(
+            case, "conclusion", case.conclusion_base_due + timedelta(days=case.shift_days)
+        )
+    await settle(case, appointment, request.actor)
+    return f"rescheduled to {appointment.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}; conclusion deadline moved {delay} days"
+
+
+def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
+    if record.event_id in case.seen_events:
+        return
+    if case.stage is not Stage.organizing or case.appointment is None:
+        raise ValueError(f"到场情况只能在组织鉴定阶段录入 (case is in stage {case.stage.value})")
+    if case.attendance is not None:
+        raise ValueError("到场情况已录入 (attendance already recorded)")
+    day = case.appointment.starts_at.astimezone(CHINA_TZ).date()
+    if today() < day:
+        raise ValueError(f"鉴定尚未开始, 鉴定日期为 {day} (the appraisal is on {day})")
+    if record.status is Attendance.attended and not record.identity_verified:
+        raise ValueError("到场须核验身份 (attended needs identity_verified: true)")
+
+
+async def record_attendance(case: CaseFile, record: AttendanceRecord) -> str:
+    if record.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(record.event_id)
+    excused = record.status is Attendance.no_show and bool(record.good_reason)
+    await record_event(
+        case,
+        f"attendance:{record.event_id}",
+        f"attendance.{record.status.value}",
+        record.actor,
+        {"identity_verified": record.identity_verified, "good_reason": record.good_reason},
+    )
+    if excused:
+        case.needs_reschedule = True  # the clerk reschedules; the appraisal is not over
+        show(case)
+        return "no-show with good reason recorded: reschedule the appraisal"
+    case.attendance = record
+    show(case)
+    return f"attendance recorded: {record.status.value}"
