@@ -27,9 +27,10 @@ async def collect(conn: Executor, case_id: str) -> dict[str, Any]:
            FROM case_events WHERE case_id = $1 ORDER BY id""",
         case_id,
     )
-    panel = await conn.fetchrow(
-        "SELECT seed, pool_size, eligible, members::text AS members FROM panel_draws"
-        " WHERE case_id = $1",
+    draws = await conn.fetch(
+        """SELECT attempt, seed, pool_size, pool_sha256, eligible, short_by,
+                  members::text AS members, exclusions::text AS exclusions
+           FROM panel_draws WHERE case_id = $1 ORDER BY attempt""",
         case_id,
     )
     outbox = await conn.fetch(
@@ -40,7 +41,14 @@ async def collect(conn: Executor, case_id: str) -> dict[str, Any]:
     return {
         "case": {k: v for k, v in dict(case or {}).items() if k != "updated_at"},
         "events": [{**dict(e), "data": json.loads(e["data"])} for e in events],
-        "panel": {**dict(panel), "members": json.loads(panel["members"])} if panel else None,
+        "panel_draws": [
+            {
+                **dict(d),
+                "members": json.loads(d["members"]),
+                "exclusions": json.loads(d["exclusions"]),
+            }
+            for d in draws
+        ],
         "outbox": [dict(m) for m in outbox],
     }
 

@@ -186,12 +186,13 @@ def draw(snapshot: Sequence[ExpertFacts], criteria: DrawCriteria) -> Panel:
     exclusions: list[Exclusion] = []
     wrong_specialty = 0
     for expert in pool:
-        if excluded := exclusion(expert, criteria):
-            exclusions.append(excluded)
-        elif set(needed) & set(expert.specialties):
-            eligible.append(expert)
-        else:
+        # Specialty first: exclusions then list only candidates, which is what auditors read.
+        if not set(needed) & set(expert.specialties):
             wrong_specialty += 1
+        elif excluded := exclusion(expert, criteria):
+            exclusions.append(excluded)
+        else:
+            eligible.append(expert)
 
     chosen: list[ExpertFacts] = []
     short_by = max(0, criteria.size - len(eligible))

@@ -144,15 +144,18 @@ def test_conflicts_about_other_workers_or_employers_do_not_exclude() -> None:
     assert panel.exclusions == [] and panel.eligible == 7
 
 
-def test_first_reason_in_fixed_order_and_conflicts_listed_even_for_other_specialties() -> None:
+def test_first_reason_in_fixed_order_and_only_candidates_listed() -> None:
     both = expert(99, NEURO, active=False, conflicts=[Conflict(kind="relative", subject=WORKER)])
     relative = expert(98, NEURO, conflicts=[Conflict(kind="relative", subject=WORKER)])
-    panel = draw([*POOL, both, relative], criteria())
+    # Needed: neurology. E98 is a relative; E99 is inactive (its first reason) and a relative.
+    panel = draw([*POOL, both, relative], criteria(42, 3, NEURO))
     assert [(x.expert_id, x.reason) for x in panel.exclusions] == [
         ("E98", ExclusionReason.relative),
         ("E99", ExclusionReason.inactive),
     ]
-    assert panel.wrong_specialty == 3  # E06-E08: neurology only, nothing else against them
+    # Other-specialty experts are counted, not listed, whatever else stands against them.
+    other = draw([*POOL, both, relative], criteria())
+    assert other.exclusions == [] and other.wrong_specialty == 5
 
 
 def test_term_bounds_and_leave_bounds_are_inclusive() -> None:

@@ -61,7 +61,7 @@ async def run(case: CaseFile) -> None:
     if case.missing:
         await supplement(case)
     else:
-        await accept(case)
+        await accept(case, case.receipt_date)
 
 
 async def eligibility_problem(case: CaseFile) -> str | None:
@@ -116,10 +116,10 @@ async def notify(
     )
 
 
-async def accept(case: CaseFile) -> None:
-    """立申立受: complete → accepted; the conclusion clock runs from this day."""
+async def accept(case: CaseFile, complete_on: date) -> None:
+    """立申立受: complete → accepted; the conclusion clock runs from `complete_on`."""
     assert case.policy is not None
-    case.complete_on = today()
+    case.complete_on = complete_on
     await workflow.execute_activity_method(
         Storage.record_milestone,
         Milestone(
@@ -158,7 +158,7 @@ async def supplement(case: CaseFile) -> None:
             missing = ", ".join(case.outstanding())
             reason = f"补正期限 {case.supplement_due} 届满仍未补齐: {missing}"
             return await close(case, "abandoned", reason)
-    await accept(case)
+    await accept(case, today())
 
 
 async def supplement_until(case: CaseFile, due_on: date) -> bool:
