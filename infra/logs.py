@@ -9,6 +9,7 @@ import logging
 import sys
 
 import structlog
+from temporalio import workflow
 
 from infra.settings import settings
 
@@ -45,6 +46,8 @@ def configure(level: int = logging.INFO) -> None:
             ],
         )
     )
+    # The ids travel as fields (below), not appended to every workflow message.
+    workflow.logger.workflow_info_on_message = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from stdnum.cn import ric
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.application import AppraisalApplication
+from schemas.clock import CHINA_TZ
 from schemas.events import (
     Attendance,
     AttendanceRecord,
@@ -23,7 +26,7 @@ from schemas.events import (
     PostalStatus,
 )
 from schemas.outcome import Outcome, Verdict
-from schemas.status import CaseStatus
+from schemas.status import CaseStatus, Deadline
 from schemas.steps import Stage
 from workflows.case import AppraisalCase
 
@@ -31,13 +34,22 @@ GRADE_8 = Outcome(verdict=Verdict.grade_8)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def example(name: str) -> AppraisalApplication:
-    return AppraisalApplication.model_validate(example_json(name))
+def example(name: str, fresh_worker: bool = True) -> AppraisalApplication:
+    return AppraisalApplication.model_validate(example_json(name, fresh_worker))
 
 
-def example_json(name: str) -> dict[str, Any]:
+def example_json(name: str, fresh_worker: bool = False) -> dict[str, Any]:
+    """An examples/ application; `fresh_worker` gives it a worker of its own, so tests sharing
+    one database never look like duplicate applications of each other."""
     data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    if fresh_worker:
+        data["worker"]["citizen_id"] = random_citizen_id(data["worker"]["citizen_id"][6:14])
     return data
+
+
+def random_citizen_id(birth: str) -> str:
+    body = f"370102{birth}{random.randint(0, 999):03d}"
+    return body + ric.calc_check_digit(body + "0")
 
 
 def new_id(prefix: str = "T") -> str:
@@ -144,3 +156,22 @@ class Driver:
             )
         result: CaseStatus = await self.handle.result()
         return result
+
+
+def deadline(status: CaseStatus, name: str) -> Deadline:
+    found = [d for d in status.deadlines if d.name == name]
+    assert found, f"no deadline {name} in {[d.name for d in status.deadlines]}"
+    return found[0]
+
+
+def china(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
+
+
+async def refused(driver: Driver, name: str, payload: Any) -> str:
+    """The reason an update was refused (fails the test when it was accepted)."""
+    try:
+        await driver.update(name, payload)
+    except WorkflowUpdateFailedError as failed:
+        return str(failed.cause)
+    raise AssertionError(f"update {name} was accepted")

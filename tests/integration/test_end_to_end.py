@@ -149,7 +149,9 @@ async def test_wrong_check_digit_fails_the_workflow_at_once(stack: Stack) -> Non
 
 
 async def test_cli_start_numbers_cases_and_refuses_bad_input(stack: Stack) -> None:
-    application = json.dumps(example_json("initial_complete"), ensure_ascii=False)
+    application = json.dumps(
+        example_json("initial_complete", fresh_worker=True), ensure_ascii=False
+    )
     code, out, err = await stack.appraisal("start", "-", stdin=application)
     assert code == 0, err
     case_id = out.strip()
