@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -45,6 +45,11 @@ def example_json(name: str, fresh_worker: bool = False) -> dict[str, Any]:
     if fresh_worker:
         data["worker"]["citizen_id"] = random_citizen_id(data["worker"]["citizen_id"][6:14])
     return data
+
+
+def random_credit_code() -> str:
+    body = "91370102MA" + "".join(random.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=7))
+    return body + uscc.calc_check_digit(body + "0")
 
 
 def random_citizen_id(birth: str) -> str:
