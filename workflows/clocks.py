@@ -12,13 +12,11 @@ from datetime import date, datetime, time, timedelta
 from temporalio import workflow
 
 from workflows.case_file import CaseFile, Clock
-from workflows.records import STORAGE_OPTIONS, record_event, show
+from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notifications
     from activities.workdays import Workdays
     from schemas.clock import CHINA_TZ
-    from schemas.steps import OutboxMessage
     from schemas.workdays import DayUnit, DueDate, DueRequest
 
 
@@ -28,7 +26,7 @@ def end_of(day: date) -> datetime:
 
 async def due(start: date, days: int, unit: DayUnit) -> DueDate:
     return await workflow.execute_activity_method(
-        Workdays.compute_due, DueRequest(start=start, days=days, unit=unit), **STORAGE_OPTIONS
+        Workdays.compute_due, DueRequest(start=start, days=days, unit=unit), **ACTIVITY_OPTIONS
     )
 
 
@@ -53,19 +51,8 @@ async def escalate(case: CaseFile, name: str, detail: str = "") -> None:
         actor="system",
         data=data,
     )
-    await workflow.execute_activity_method(
-        Notifications.queue_message,
-        OutboxMessage(
-            case_id=case.case_id,
-            stage=case.stage,
-            key=f"escalation:{name}:{clock.due_on}",
-            channel="supervisor",
-            recipient="科室负责人",
-            subject=f"案件 {case.case_id} 逾期: {name}",
-            body=data,
-        ),
-        **STORAGE_OPTIONS,
-    )
+    subject = f"案件 {case.case_id} 逾期: {name}"
+    await notify(case, f"escalation:{name}:{clock.due_on}", "supervisor", subject, data)
     show(case)
     workflow.logger.warning(
         "deadline breached", extra={"case_id": case.case_id, "stage": case.stage, "clock": name}

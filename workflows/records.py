@@ -1,10 +1,11 @@
 """How a stage leaves its trace: activity calls to the case record, and what the UI shows.
 
-Activity options live here, one place: storage writes are cheap and retried until PostgreSQL
-answers; nothing a retry repeats is written twice (the activities are idempotent)."""
+Activity options live here, one place: the short activities (PostgreSQL, calendar, policy)
+are retried until they answer; nothing a retry repeats is written twice (the activities are idempotent)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -15,11 +16,20 @@ from workflows import search_attributes as sa
 from workflows.case_file import CaseFile
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notifications
     from activities.storage import Storage
     from schemas.status import StageEntry
-    from schemas.steps import STAGE_LABELS, EventRecord, Stage, StageTransition
+    from schemas.steps import STAGE_LABELS, EventRecord, OutboxMessage, Stage, StageTransition
 
-STORAGE_OPTIONS: dict[str, Any] = {
+# Who gets a message how; anyone else (a hospital, the agency) gets a letter.
+CHANNELS = {
+    "worker": "sms",
+    "applicant": "sms",
+    "supervisor": "supervisor",
+    "社会保险经办机构": "benefits_agency",
+}
+
+ACTIVITY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
@@ -39,10 +49,38 @@ async def enter_stage(
     await workflow.execute_activity_method(
         Storage.record_stage,
         StageTransition(case_id=case.case_id, stage=stage, at=now, actor=actor, reason=reason),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
     show(case)
     log(case, "stage entered")
+
+
+async def notify(
+    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
+) -> None:
+    """Queue a message in the outbox (sent later by the outbox sender, once per key)."""
+    await workflow.execute_activity_method(
+        Notifications.queue_message,
+        OutboxMessage(
+            case_id=case.case_id,
+            stage=case.stage,
+            key=key,
+            channel=CHANNELS.get(recipient, "letter"),
+            recipient=recipient,
+            subject=subject,
+            body=dict(body),
+        ),
+        **ACTIVITY_OPTIONS,
+    )
+
+
+async def close(case: CaseFile, outcome: str, reason: str) -> None:
+    """End the case early (refused, abandoned, terminated); it still goes to archiving."""
+    case.closing_outcome = outcome
+    case.closed_reason = f"{outcome}: {reason}"
+    await record_event(case, f"case.{outcome}", f"case.{outcome}", "system", {"reason": reason})
+    await notify(case, f"{outcome}.notice", "applicant", f"案件{outcome}通知", {"reason": reason})
+    show(case)
 
 
 async def record_event(
@@ -59,7 +97,7 @@ async def record_event(
             at=workflow.now(),
             data=data or {},
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
 
 

@@ -3,30 +3,28 @@ duplicates, accept a complete application at once or run the supplement procedur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 
 from temporalio import workflow
 
 from workflows import clocks, rules
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
+from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notifications
     from activities.policy import Policies
     from activities.storage import Storage
     from schemas.application import CaseType
     from schemas.clock import today
     from schemas.events import MaterialsSupplemented, SupplementExtension, SupplementNotice
-    from schemas.steps import CaseRegistration, Milestone, OutboxMessage, Stage
+    from schemas.steps import CaseRegistration, Milestone, Stage
     from schemas.workdays import DayUnit
 
 
 async def run(case: CaseFile) -> None:
     app = case.application
     # Captured once, here: the history keeps this policy for the life of the case.
-    policy = await workflow.execute_activity_method(Policies.load_policy, **STORAGE_OPTIONS)
+    policy = await workflow.execute_activity_method(Policies.load_policy, **ACTIVITY_OPTIONS)
     case.policy = policy
     registration = await workflow.execute_activity_method(
         Storage.register_case,
@@ -41,7 +39,7 @@ async def run(case: CaseFile) -> None:
             received_at=case.received_at,
             injury_key=app.injury.occurred_on.isoformat(),
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
     await enter_stage(case, Stage.acceptance, actor=app.applicant.role.value)
     await record_event(
@@ -84,36 +82,9 @@ async def eligibility_problem(case: CaseFile) -> str | None:
     return None
 
 
-async def close(case: CaseFile, outcome: str, reason: str) -> None:
-    """End the case early (refused, abandoned, terminated); it still goes to archiving."""
-    case.closing_outcome = outcome
-    case.closed_reason = f"{outcome}: {reason}"
-    await record_event(case, f"case.{outcome}", f"case.{outcome}", "system", {"reason": reason})
-    await notify(case, f"{outcome}.notice", "applicant", f"案件{outcome}通知", {"reason": reason})
-    show(case)
-
-
 async def refuse(case: CaseFile, rule: str, reason: str) -> None:
     await record_event(case, "application.refused", "application.refused", "system", {"rule": rule})
     await close(case, "refused", reason)
-
-
-async def notify(
-    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
-) -> None:
-    await workflow.execute_activity_method(
-        Notifications.queue_message,
-        OutboxMessage(
-            case_id=case.case_id,
-            stage=case.stage,
-            key=key,
-            channel="sms" if recipient != "supervisor" else "supervisor",
-            recipient=recipient,
-            subject=subject,
-            body=body,
-        ),
-        **STORAGE_OPTIONS,
-    )
 
 
 async def accept(case: CaseFile, complete_on: date) -> None:
@@ -128,7 +99,7 @@ async def accept(case: CaseFile, complete_on: date) -> None:
             name="application_complete",
             at=workflow.now(),
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
     limit = await clocks.due(
         case.complete_on, case.policy.conclusion(case.green), DayUnit.calendar_days

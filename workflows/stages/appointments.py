@@ -10,8 +10,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, record_event, show
-from workflows.stages.acceptance import notify
+from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import Sessions
@@ -54,7 +53,7 @@ async def _book(
             at=choice.at if choice else None,
             place=choice.place if choice else None,
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
 
 

@@ -9,8 +9,7 @@ from temporalio import workflow
 
 from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
-from workflows.stages.acceptance import close, notify
+from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.storage import Storage
@@ -102,7 +101,7 @@ async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
             issued_at=workflow.now(),
             issued_by=decision.actor,
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
     case.conclusion = decision.outcome  # only now: the stage moves on once it is on record
     show(case)

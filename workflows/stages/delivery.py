@@ -12,13 +12,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, log, record_event, show
+from workflows.records import enter_stage, log, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notifications
     from activities.postal import PostalActivities
     from schemas.events import PostalEvent, PostalStatus
-    from schemas.steps import LetterRequest, OutboxMessage, Recipient, Shipment, Stage
+    from schemas.steps import LetterRequest, Recipient, Shipment, Stage
 
 # A courier outage is waited out (retries up to every 5 minutes); a rejected letter is not.
 POSTAL_RETRY = RetryPolicy(
@@ -104,18 +103,12 @@ async def on_postal_event(case: CaseFile, event: PostalEvent) -> None:
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.delivery)
     assert case.conclusion is not None
-    await workflow.execute_activity_method(
-        Notifications.queue_message,
-        OutboxMessage(
-            case_id=case.case_id,
-            stage=Stage.delivery,
-            key="benefits_agency.copy",
-            channel="benefits_agency",
-            recipient="社会保险经办机构",
-            subject="劳动能力鉴定结论抄送",
-            body={"outcome": case.conclusion.model_dump(mode="json")},
-        ),
-        **STORAGE_OPTIONS,
+    await notify(
+        case,
+        "benefits_agency.copy",
+        "社会保险经办机构",
+        "劳动能力鉴定结论抄送",
+        {"outcome": case.conclusion.model_dump(mode="json")},
     )
     shipments = await asyncio.gather(*(post_letter(case, letter) for letter in letters(case)))
     for shipment in shipments:

@@ -10,9 +10,8 @@ from temporalio.common import RetryPolicy
 
 from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import STORAGE_OPTIONS, enter_stage, record_event, show
+from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 from workflows.stages import appointments
-from workflows.stages.acceptance import close, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
@@ -138,5 +137,5 @@ async def wait_for_attendance(case: CaseFile) -> None:
             at=workflow.now(),
             actor=record.actor,
         ),
-        **STORAGE_OPTIONS,
+        **ACTIVITY_OPTIONS,
     )
