@@ -39,6 +39,7 @@ def activities(
     storage = Storage(pool, config.worker_ref_key)
     postal = PostalActivities(http)
     calendar = HolidayCalendar(config.holiday_schedule_dir)
+    notifications = Notifications(pool)
     return [
         storage.register_case,
         storage.record_stage,
@@ -49,7 +50,8 @@ def activities(
         Workdays(calendar).compute_due,
         Experts(pool, config.worker_ref_key).draw_panel,
         Sessions(pool, read_plan(config.sessions_file), calendar).book_appointment,
-        Notifications(pool).queue_message,
+        notifications.queue_message,
+        notifications.send_message,
         Archive(pool).archive_case,
         postal.send_letter,
         postal.track_shipment,

@@ -16,7 +16,7 @@ from workflows import search_attributes as sa
 from workflows.case_file import CaseFile
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notifications
+    from activities.notifications import MessageRef, Notifications
     from activities.storage import Storage
     from schemas.status import StageEntry
     from schemas.steps import STAGE_LABELS, EventRecord, OutboxMessage, Stage, StageTransition
@@ -58,7 +58,7 @@ async def enter_stage(
 async def notify(
     case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
 ) -> None:
-    """Queue a message in the outbox (sent later by the outbox sender, once per key)."""
+    """Queue a message in the outbox, then send it (each step once per key)."""
     await workflow.execute_activity_method(
         Notifications.queue_message,
         OutboxMessage(
@@ -70,6 +70,11 @@ async def notify(
             subject=subject,
             body=dict(body),
         ),
+        **ACTIVITY_OPTIONS,
+    )
+    await workflow.execute_activity_method(
+        Notifications.send_message,
+        MessageRef(case_id=case.case_id, stage=case.stage, key=key),
         **ACTIVITY_OPTIONS,
     )
 

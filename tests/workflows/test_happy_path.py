@@ -75,6 +75,10 @@ async def test_case_runs_through_all_five_stages(case_env: CaseEnv, db_pool: asy
         for r in await db_pool.fetch("SELECT message_key FROM outbox WHERE case_id = $1", case_id)
     }
     assert outbox == {"appointment.notice:1", "benefits_agency.copy"}
+    unsent = await db_pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE case_id = $1 AND sent_at IS NULL", case_id
+    )
+    assert unsent == 0
 
 
 async def test_opinion_and_conclusion_validators(case_env: CaseEnv) -> None:
