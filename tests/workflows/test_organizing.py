@@ -277,8 +277,8 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
             event_id=new_id("ref"), actor="clerk", reason="本人拒绝做肌电图"
         )
         await second.update("record_examination_refusal", refusal)
+        await case.handle.terminate("test over")  # before time may skip for the result
         final = await second.handle.result()
-        await case.handle.terminate("test over")
     assert final.closed_reason and final.closed_reason.startswith(
         "terminated: 当次鉴定终止: 拒不接受委托检查"
     )
