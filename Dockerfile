@@ -36,17 +36,26 @@ RUN groupadd --system --gid 10001 appraisal \
        --shell /usr/sbin/nologin appraisal \
     && install -d -o appraisal -g appraisal /var/lib/appraisal
 
+# The conclusion letter's CJK font (Debian fonts-wqy-zenhei): the image refuses to build without it.
+COPY deploy/install-cjk-font.sh /tmp/install-cjk-font.sh
+RUN sh /tmp/install-cjk-font.sh --require && rm -rf /var/lib/apt/lists/* /tmp/install-cjk-font.sh
+
 COPY --from=build /opt/venv /opt/venv
 # `python worker.py` is the documented entry point (the module is installed too). /app
 # stays owned by root; the only place the process may write is DATA_DIR (and /tmp).
 WORKDIR /app
 COPY worker.py ./
+# Deadline policy, session plan and holiday schedules: mount over /app/config to change them.
+COPY config ./config
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     LOG_JSON=true \
-    DATA_DIR=/var/lib/appraisal
+    DATA_DIR=/var/lib/appraisal \
+    POLICY_FILE=/app/config/deadline_policy.toml \
+    SESSIONS_FILE=/app/config/sessions.toml \
+    HOLIDAY_SCHEDULE_DIR=/app/config/holidays
 
 USER appraisal
 CMD ["python", "worker.py"]

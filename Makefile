@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit venv schema clean
+.PHONY: run test lint typecheck unit venv font schema clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-run: $(STAMP)
+# The conclusion letter's CJK font (Debian fonts-wqy-zenhei); says what to do when it cannot.
+font:
+	sh deploy/install-cjk-font.sh
+
+run: $(STAMP) font
 	$(BIN)/python -m infra.devstack
 
 lint: $(STAMP)
@@ -24,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: lint typecheck
+test: font lint typecheck
 	$(BIN)/pytest
 
 schema: $(STAMP)

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import Archive
+from activities.documents import Documents
 from activities.experts import Experts
 from activities.notifications import Notifications
 from activities.policy import Policies
@@ -46,6 +47,7 @@ def activities(
         storage.record_milestone,
         storage.append_event,
         storage.record_conclusion,
+        Documents(pool).issue_conclusion_letter,
         Policies(config.policy_file).load_policy,
         Workdays(calendar).compute_due,
         Experts(pool, config.worker_ref_key).draw_panel,

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # without storing the number in plain text). Production sets its own secret.
     worker_ref_key: str = "dev-only-worker-ref-key"
     case_prefix: str = "JN"
+    # Printed on the conclusion letter: this committee, and where a re-appraisal is applied for.
+    committee_name: str = "济南市劳动能力鉴定委员会"
+    provincial_committee_name: str = "山东省劳动能力鉴定委员会"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 
 

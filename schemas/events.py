@@ -138,3 +138,33 @@ class ExaminationRefusal(CaseEvent):
     """The worker refuses the commissioned examinations (update `record_examination_refusal`)."""
 
     reason: Reason
+
+
+class ReviewLayer(StrEnum):
+    """The three review groups at the site, in the order they sign off."""
+
+    examination = "examination"  # 面检组
+    chief_examination = "chief_examination"  # 总检组
+    recheck = "recheck"  # 复核组
+
+
+REVIEW_LABELS = {
+    ReviewLayer.examination: "面检组",
+    ReviewLayer.chief_examination: "总检组",
+    ReviewLayer.recheck: "复核组",
+}
+
+
+class ReviewSignoff(CaseEvent):
+    """A review group signs off, or sends the case back with a reason (update `sign_off_review`)."""
+
+    layer: ReviewLayer
+    approve: bool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ConclusionExtension(CaseEvent):
+    """The one 30-day extension of the legal limit, for a complex case
+    (update `extend_conclusion_deadline`)."""
+
+    reason: Reason

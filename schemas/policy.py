@@ -41,6 +41,7 @@ class DeadlinePolicy(BaseModel):
     examination_wait_days: Days = 15
     appointment_notice_days: Annotated[int, Field(ge=0, le=30)] = 3
     reminder_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = [0.8]
+    review_rounds_max: Annotated[int, Field(ge=1, le=10)] = 3
     green_channel: GreenChannelClocks = GreenChannelClocks()
 
     def supplement_notice(self, green: bool) -> int:
@@ -50,8 +51,8 @@ class DeadlinePolicy(BaseModel):
             else self.supplement_notice_working_days
         )
 
-    def conclusion(self, green: bool) -> int:
-        return self.green_channel.conclusion_days if green else self.conclusion_days
+    def site_promise(self, green: bool) -> int:
+        return self.green_channel.site_promise_days if green else self.site_promise_days
 
     def appointment_notice(self, green: bool) -> int:
         return self.green_channel.appointment_notice_days if green else self.appointment_notice_days

@@ -49,3 +49,7 @@ class CaseStatus(BaseModel):
     attendance: str | None = None
     deadline_shift_days: int = 0
     examinations: list[str] = Field(default_factory=list)
+    review_round: int = 1
+    signed_off: list[str] = Field(default_factory=list)  # review layers of this round
+    deliberations: int = 0
+    conclusion_document: str | None = None

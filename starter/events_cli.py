@@ -15,6 +15,7 @@ from schemas.events import (
     Attendance,
     AttendanceRecord,
     ConclusionDecision,
+    ConclusionExtension,
     ExaminationOrder,
     ExaminationRefusal,
     ExaminationResults,
@@ -24,6 +25,8 @@ from schemas.events import (
     PostalEvent,
     PostalStatus,
     Reschedule,
+    ReviewLayer,
+    ReviewSignoff,
     ScheduleAppraisal,
     SupplementExtension,
     SupplementNotice,
@@ -195,6 +198,38 @@ def opinion(
         case_id,
         "record_opinion",
         event(ExpertOpinion, event_id, actor, expert_id=expert, outcome=outcome),
+    )
+
+
+@app.command()
+def review(
+    case_id: str,
+    layer: Annotated[ReviewLayer, typer.Option(help="examination, chief_examination, recheck")],
+    send_back: Annotated[
+        bool, typer.Option("--return", help="send the case back to the panel")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="why it goes back (required with --return)")
+    ] = None,
+    actor: Actor = "reviewer",
+    event_id: EventIdOpt = None,
+) -> None:
+    """A review group (面检组 → 总检组 → 复核组) signs off, or sends the case back."""
+    payload = event(
+        ReviewSignoff, event_id, actor, layer=layer, approve=not send_back, reason=reason
+    )
+    send_update(case_id, "sign_off_review", payload)
+
+
+@app.command("extend-conclusion")
+def extend_conclusion(
+    case_id: str, reason: Reason, actor: Actor = "director", event_id: EventIdOpt = None
+) -> None:
+    """Extend the 60-day legal limit once by 30 days, for a complex case."""
+    send_update(
+        case_id,
+        "extend_conclusion_deadline",
+        event(ConclusionExtension, event_id, actor, reason=reason),
     )
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from stdnum.cn import ric, uscc
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,6 +27,8 @@ from schemas.events import (
     ExpertOpinion,
     PostalEvent,
     PostalStatus,
+    ReviewLayer,
+    ReviewSignoff,
 )
 from schemas.outcome import Outcome, Verdict
 from schemas.status import CaseStatus, Deadline
@@ -52,8 +57,16 @@ def random_credit_code() -> str:
     return body + uscc.calc_check_digit(body + "0")
 
 
+# Tests share one database per run and leave cases open, so two workers must never share an
+# ID: a counter, not chance (1000 random sequence numbers collide within one run).
+_WORKERS = itertools.count(random.randrange(1000))
+
+
 def random_citizen_id(birth: str) -> str:
-    body = f"370102{birth}{random.randint(0, 999):03d}"
+    """A valid ID born on `birth` (YYYYMMDD), or a later day once 1000 are used."""
+    n = next(_WORKERS)
+    born = datetime.strptime(birth, "%Y%m%d") + timedelta(days=n // 1000)
+    body = f"370102{born:%Y%m%d}{n % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
 
 
@@ -73,7 +86,27 @@ async def wait_for(
                 return status
             await asyncio.sleep(0.05)
 
-    return await asyncio.wait_for(poll(), timeout)
+    try:
+        return await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"case {handle.id} stuck: {await stuck(handle)}") from None
+
+
+async def stuck(handle: WorkflowHandle[Any, Any]) -> str:
+    """Where a case waits: its stage and pending activities with their last failure."""
+    status: CaseStatus = await handle.query(AppraisalCase.status)
+    # The raw call: the test server keeps an unset Datetime attribute as null, which the
+    # client's describe() cannot decode.
+    raw = await handle._client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=handle._client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
+        )
+    )
+    pending = [
+        f"{a.activity_type.name} attempt {a.attempt} ({a.last_failure.message or 'no failure'})"
+        for a in raw.pending_activities
+    ]
+    return f"stage {status.stage.value}, pending activities {pending or 'none'}"
 
 
 async def wait_for_stage(
@@ -141,9 +174,18 @@ class Driver:
                 outcome=outcome,
             )
             await self.update("record_opinion", opinion)
+        await self.review()
         decision = ConclusionDecision(event_id=new_id("dec"), actor="committee", outcome=outcome)
         await self.update("issue_conclusion", decision)
         return await self.until(lambda s: len(s.shipments) == 2)
+
+    async def review(self) -> None:
+        """The three review layers sign off in order."""
+        for layer in ReviewLayer:
+            signoff = ReviewSignoff(
+                event_id=new_id("rv"), actor=f"{layer.value}-lead", layer=layer, approve=True
+            )
+            await self.update("sign_off_review", signoff)
 
     async def deliver(self) -> CaseStatus:
         status = await self.until(lambda s: len(s.shipments) == 2)

@@ -5,6 +5,8 @@ and handlers (record the event, then change the case)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 from workflows.case_file import CaseFile
@@ -14,6 +16,8 @@ from workflows.stages import (
     archiving,
     conclusion,
     delivery,
+    examinations,
+    opinions,
     organizing,
 )
 
@@ -25,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.events import (
         AttendanceRecord,
         ConclusionDecision,
+        ConclusionExtension,
         ExaminationOrder,
         ExaminationRefusal,
         ExaminationResults,
@@ -33,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         PanelRedraw,
         PostalEvent,
         Reschedule,
+        ReviewSignoff,
         ScheduleAppraisal,
         SupplementExtension,
         SupplementNotice,
@@ -64,6 +70,7 @@ class AppraisalCase:
             if case.closed_reason:  # refused, abandoned or terminated: still archived
                 break
         await archiving.run(case, reason=case.closed_reason or "delivered")
+        await asyncio.gather(*case.watchers)  # clocks spanning stages end with the case
         await workflow.wait_condition(workflow.all_handlers_finished)
         return case.status(workflow.now())
 
@@ -128,31 +135,47 @@ class AppraisalCase:
     # conclusion
     @workflow.update
     async def commission_examination(self, order: ExaminationOrder) -> str:
-        return await conclusion.commission_examination(self.case, order)
+        return await examinations.commission_examination(self.case, order)
 
     @commission_examination.validator
     def _check_examination(self, order: ExaminationOrder) -> None:
-        conclusion.check_examination(self.case, order)
+        examinations.check_examination(self.case, order)
 
     @workflow.signal
     async def examination_results(self, results: ExaminationResults) -> None:
-        await conclusion.on_results(self.case, results)
+        await examinations.on_results(self.case, results)
 
     @workflow.update
     async def record_examination_refusal(self, refusal: ExaminationRefusal) -> str:
-        return await conclusion.refuse_examination(self.case, refusal)
+        return await examinations.refuse_examination(self.case, refusal)
 
     @record_examination_refusal.validator
     def _check_refusal(self, refusal: ExaminationRefusal) -> None:
-        conclusion.check_refusal(self.case, refusal)
+        examinations.check_refusal(self.case, refusal)
 
     @workflow.update
     async def record_opinion(self, opinion: ExpertOpinion) -> str:
-        return await conclusion.record_opinion(self.case, opinion)
+        return await opinions.record_opinion(self.case, opinion)
 
     @record_opinion.validator
     def _check_opinion(self, opinion: ExpertOpinion) -> None:
-        conclusion.check_opinion(self.case, opinion)
+        opinions.check_opinion(self.case, opinion)
+
+    @workflow.update
+    async def sign_off_review(self, signoff: ReviewSignoff) -> str:
+        return await opinions.sign_off(self.case, signoff)
+
+    @sign_off_review.validator
+    def _check_signoff(self, signoff: ReviewSignoff) -> None:
+        opinions.check_signoff(self.case, signoff)
+
+    @workflow.update
+    async def extend_conclusion_deadline(self, extension: ConclusionExtension) -> str:
+        return await conclusion.extend(self.case, extension)
+
+    @extend_conclusion_deadline.validator
+    def _check_conclusion_extension(self, extension: ConclusionExtension) -> None:
+        conclusion.check_extension(self.case, extension)
 
     @workflow.update
     async def issue_conclusion(self, decision: ConclusionDecision) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -10,7 +11,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from schemas.application import AppraisalApplication, Material, MaterialKind
-    from schemas.events import AttendanceRecord, ExaminationOrder, PostalEvent, SupplementNotice
+    from schemas.events import (
+        AttendanceRecord,
+        ExaminationOrder,
+        PostalEvent,
+        ReviewLayer,
+        ReviewSignoff,
+        SupplementNotice,
+    )
     from schemas.outcome import Outcome
     from schemas.policy import DeadlinePolicy
     from schemas.status import CaseStatus, Deadline, StageEntry
@@ -25,13 +33,21 @@ def majority(opinions: list[Outcome]) -> Outcome | None:
     return outcome if votes * 2 > len(opinions) else None
 
 
-@dataclass
+CONCLUSION = "conclusion"  # the legal limit: 60 days from the complete application
+GREEN_CONCLUSION = "green_conclusion"  # the green channel's shorter internal clock
+SITE_PROMISE = "site_promise"  # the local promise: conclusion within 5 days of the appraisal
+
+
+@dataclass(eq=False)  # identity matters: a moved clock is a new Clock
 class Clock:
     """A legal or promised deadline: due at the end of `due_on` (China time)."""
 
     due_on: date
     due_at: datetime
+    started_at: datetime
+    remind: bool = True
     overdue: bool = False
+    reminded: set[float] = field(default_factory=set)
 
 
 @dataclass
@@ -44,13 +60,15 @@ class CaseFile:
     stages: list[StageEntry] = field(default_factory=list)
     policy: DeadlinePolicy | None = None
     clocks: dict[str, Clock] = field(default_factory=dict)
+    watchers: list[asyncio.Task[bool]] = field(default_factory=list)
     # acceptance
     missing: list[MaterialKind] = field(default_factory=list)
     notice: SupplementNotice | None = None
     supplement_due: date | None = None
     supplied: list[Material] = field(default_factory=list)
     complete_on: date | None = None
-    conclusion_base_due: date | None = None
+    conclusion_due: dict[str, date] = field(default_factory=dict)  # base due dates
+    extension_days: int = 0  # the one extension of the legal limit
     # organizing
     draw_attempt: int = 1
     redraws_requested: int = 0
@@ -62,7 +80,13 @@ class CaseFile:
     attendance: AttendanceRecord | None = None
     needs_reschedule: bool = False
     shift_days: int = 0
+    site_done_on: date | None = None
     # conclusion
+    deliberations: int = 0  # full-panel rounds without a majority
+    review_round: int = 1
+    signoffs: dict[ReviewLayer, ReviewSignoff] = field(default_factory=dict)
+    conclusion_document: str | None = None
+    concluded_on: date | None = None
     examinations: list[ExaminationOrder] = field(default_factory=list)
     examination_pending: ExaminationOrder | None = None
     opinions: dict[str, Outcome] = field(default_factory=dict)
@@ -74,6 +98,11 @@ class CaseFile:
     closed_reason: str | None = None
     closing_outcome: str | None = None  # refused / abandoned / terminated, for CaseOutcome
     archive_sha256: str | None = None
+
+    @property
+    def decided(self) -> bool:
+        """No conclusion clock runs any more: the conclusion is issued or the case closed."""
+        return self.conclusion is not None or bool(self.closed_reason)
 
     @property
     def green(self) -> bool:
@@ -102,10 +131,12 @@ class CaseFile:
         return [m.expert_id for m in self.panel.members] if self.panel else []
 
     @property
+    def all_opinions_in(self) -> bool:
+        return bool(self.panel) and all(e in self.opinions for e in self.panel_ids)
+
+    @property
     def panel_majority(self) -> Outcome | None:
-        if not self.panel or len(self.opinions) < len(self.panel.members):
-            return None
-        return majority(list(self.opinions.values()))
+        return majority(list(self.opinions.values())) if self.all_opinions_in else None
 
     @property
     def all_delivered(self) -> bool:
@@ -127,7 +158,14 @@ class CaseFile:
             if missing:
                 return [f"record_opinion from {e}" for e in missing]
             if self.panel_majority is None:
-                return ["panel deliberation: no majority yet"]
+                return [
+                    f"panel deliberation (round {self.deliberations}): experts correct opinions"
+                ]
+            for layer in ReviewLayer:
+                if layer not in self.signoffs:
+                    return [
+                        f"sign_off_review by the {layer.value} group (round {self.review_round})"
+                    ]
             return ["issue_conclusion"]
         if self.stage is Stage.delivery:
             return [
@@ -188,4 +226,8 @@ class CaseFile:
             attendance=self.attendance.status.value if self.attendance else None,
             deadline_shift_days=self.shift_days,
             examinations=[e.hospital + ": " + ", ".join(e.items) for e in self.examinations],
+            review_round=self.review_round,
+            signed_off=[layer.value for layer in self.signoffs],
+            deliberations=self.deliberations,
+            conclusion_document=self.conclusion_document,
         )

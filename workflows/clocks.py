@@ -1,11 +1,13 @@
 """Deadlines as timers raced against the event they wait for.
 
 A clock is due at the end of its last day (China time). Due dates come from the `compute_due`
-activity (the holiday table is data); a missed clock escalates: an event in the case log, a
-notice to the supervisor in the outbox, and the Overdue search attribute."""
+activity (the holiday table is data). While a clock runs it reminds at the policy's fractions
+(e.g. 80%); a miss escalates once: a `deadline.breached` event, a message to the supervisor, the
+Overdue search attribute. A clock may move (a reschedule, an extension): the watcher follows."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
@@ -30,8 +32,13 @@ async def due(start: date, days: int, unit: DayUnit) -> DueDate:
     )
 
 
-def start_clock(case: CaseFile, name: str, due_on: date) -> None:
-    case.clocks[name] = Clock(due_on=due_on, due_at=end_of(due_on))
+def start_clock(case: CaseFile, name: str, due_on: date, remind: bool = True) -> None:
+    """Start clock `name`, or move it: a moved clock keeps its start and reminds anew."""
+    running = case.clocks.get(name)
+    started = running.started_at if running else workflow.now()
+    case.clocks[name] = Clock(
+        due_on=due_on, due_at=end_of(due_on), started_at=started, remind=remind
+    )
     show(case)
 
 
@@ -40,44 +47,79 @@ def stop_clock(case: CaseFile, name: str) -> None:
     show(case)
 
 
+def watch_in_background(case: CaseFile, name: str, done: Callable[[], bool]) -> None:
+    """Watch a clock that spans stages (the conclusion limit runs from acceptance)."""
+    case.watchers.append(asyncio.create_task(watch(case, name, done)))
+
+
+async def watch(case: CaseFile, name: str, done: Callable[[], bool], detail: str = "") -> bool:
+    """Wait for `done` against clock `name`: True if in time. Reminds, escalates once on a
+    breach, then goes on waiting (the duty remains); the clock is stopped either way."""
+    met = True
+    while not done():
+        clock = case.clocks[name]
+        instant, reminder = next_alarm(case, clock)
+        fired = not await _wait(case, name, clock, done, instant)
+        if not fired:
+            continue  # done, or the clock moved: look again
+        if reminder is not None:
+            clock.reminded.add(reminder)
+            await remind(case, name, clock, reminder)
+        elif not clock.overdue:
+            met = False
+            await escalate(case, name, detail)
+    stop_clock(case, name)
+    return met
+
+
+async def in_time(case: CaseFile, name: str, done: Callable[[], bool]) -> bool:
+    """True when `done` holds before clock `name` is due; nothing is escalated here."""
+    clock = case.clocks[name]
+    return done() or await _wait(case, name, clock, done, clock.due_at)
+
+
+async def _wait(
+    case: CaseFile, name: str, clock: Clock, done: Callable[[], bool], until: datetime | None
+) -> bool:
+    """Wait for `done` or a move of the clock; False when `until` came first."""
+    left = None if until is None else max(until - workflow.now(), timedelta(0))
+    try:
+        await workflow.wait_condition(
+            lambda: done() or case.clocks.get(name) is not clock, timeout=left
+        )
+    except TimeoutError:
+        return False
+    return True
+
+
+def next_alarm(case: CaseFile, clock: Clock) -> tuple[datetime | None, float | None]:
+    """The next reminder not yet sent, else the due instant; None once overdue."""
+    if clock.overdue:
+        return None, None
+    if clock.remind and case.policy:
+        span = clock.due_at - clock.started_at
+        for fraction in sorted(case.policy.reminder_fractions):
+            if fraction not in clock.reminded:
+                return clock.started_at + span * fraction, fraction
+    return clock.due_at, None
+
+
+async def remind(case: CaseFile, name: str, clock: Clock, fraction: float) -> None:
+    data = {"clock": name, "due_on": clock.due_on.isoformat(), "at": f"{fraction:.0%}"}
+    key = f"deadline.reminder:{name}:{clock.due_on}:{fraction}"
+    await record_event(case, key, "deadline.reminder", "system", data)
+    await notify(case, key, "case_officer", f"案件 {case.case_id} 期限提醒: {name}", data)
+
+
 async def escalate(case: CaseFile, name: str, detail: str = "") -> None:
     clock = case.clocks[name]
     clock.overdue = True
     data = {"clock": name, "due_on": clock.due_on.isoformat(), "detail": detail}
-    await record_event(
-        case,
-        key=f"deadline.breached:{name}:{clock.due_on}",
-        kind="deadline.breached",
-        actor="system",
-        data=data,
-    )
+    key = f"deadline.breached:{name}:{clock.due_on}"
+    await record_event(case, key, "deadline.breached", "system", data)
     subject = f"案件 {case.case_id} 逾期: {name}"
     await notify(case, f"escalation:{name}:{clock.due_on}", "supervisor", subject, data)
     show(case)
     workflow.logger.warning(
         "deadline breached", extra={"case_id": case.case_id, "stage": case.stage, "clock": name}
     )
-
-
-async def watch(case: CaseFile, name: str, done: Callable[[], bool], detail: str = "") -> bool:
-    """Wait for `done` against clock `name`: True if in time. A breach escalates once, then
-    the wait goes on (the duty remains); the clock is stopped either way."""
-    met = await in_time(case, name, done)
-    if not met:
-        await escalate(case, name, detail)
-        await workflow.wait_condition(done)
-    stop_clock(case, name)
-    return met
-
-
-async def in_time(case: CaseFile, name: str, done: Callable[[], bool]) -> bool:
-    left = case.clocks[name].due_at - workflow.now()
-    if done():
-        return True
-    if left <= timedelta(0):
-        return False
-    try:
-        await workflow.wait_condition(done, timeout=left)
-    except TimeoutError:
-        return False
-    return True

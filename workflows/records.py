@@ -26,6 +26,7 @@ CHANNELS = {
     "worker": "sms",
     "applicant": "sms",
     "supervisor": "supervisor",
+    "case_officer": "internal",
     "社会保险经办机构": "benefits_agency",
 }
 
@@ -59,6 +60,13 @@ async def notify(
     case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
 ) -> None:
     """Queue a message in the outbox, then send it (each step once per key)."""
+    await queue_notice(case, key, recipient, subject, body)
+    await send_notice(case, key)
+
+
+async def queue_notice(
+    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
+) -> None:
     await workflow.execute_activity_method(
         Notifications.queue_message,
         OutboxMessage(
@@ -72,6 +80,9 @@ async def notify(
         ),
         **ACTIVITY_OPTIONS,
     )
+
+
+async def send_notice(case: CaseFile, key: str) -> None:
     await workflow.execute_activity_method(
         Notifications.send_message,
         MessageRef(case_id=case.case_id, stage=case.stage, key=key),
@@ -119,10 +130,9 @@ def show(case: CaseFile) -> None:
     outcome = case.conclusion.verdict.value if case.conclusion else case.closing_outcome
     if outcome:
         updates.append(sa.CASE_OUTCOME.value_set(outcome))
-    running = [c.due_at for c in case.clocks.values() if not c.overdue]
-    updates.append(
-        sa.NEXT_DEADLINE.value_set(min(running)) if running else sa.NEXT_DEADLINE.value_unset()
-    )
+    # Overdue clocks count too: sorted by NextDeadline, the most urgent case comes first.
+    due = [c.due_at for c in case.clocks.values()]
+    updates.append(sa.NEXT_DEADLINE.value_set(min(due)) if due else sa.NEXT_DEADLINE.value_unset())
     updates.append(sa.OVERDUE.value_set(any(c.overdue for c in case.clocks.values())))
     workflow.upsert_search_attributes(updates)
     workflow.set_current_details(details(case))

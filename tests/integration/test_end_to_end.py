@@ -74,6 +74,11 @@ async def test_case_through_every_stage_with_the_cli(
             "opinion", case_id, "--expert", member.expert_id, "--verdict", "grade_7"
         )
         assert code == 0, err
+    code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
+    assert code == 1 and "待面检组、总检组、复核组签署" in err  # the three layers first
+    for layer in ("examination", "chief_examination", "recheck"):
+        code, out, err = await stack.appraisal("review", case_id, "--layer", layer)
+        assert code == 0, err
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_8")
     assert code == 1 and "多数意见为 七级" in err  # the committee must follow the panel majority
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")

@@ -47,8 +47,9 @@ def test_review_needs_a_full_year() -> None:
 
 def test_policy_file_in_the_repo_is_valid() -> None:
     policy = read_policy(ROOT / "config" / "deadline_policy.toml")
-    assert policy.supplement_notice(False) == 5 and policy.conclusion(True) == 20
-    assert policy.conclusion(False) == 60 and policy.delivery_days == 15
+    assert policy.supplement_notice(False) == 5 and policy.green_channel.conclusion_days == 20
+    assert policy.conclusion_days == 60 and policy.delivery_days == 15
+    assert policy.site_promise(False) == 5 and policy.site_promise(True) == 3
 
 
 def test_broken_policy_file_names_file_and_problem(tmp_path: Path) -> None:

@@ -157,8 +157,10 @@ async def test_green_channel_gets_short_clocks_reserved_seats_and_five_experts(
             await case.until(lambda s: s.appointment is not None)
         status = await urgent.status()
         assert status.green_channel and status.panel and len(status.panel.members) == 5
-        # Green clocks: conclusion in 20 days (Sunday 1 Nov -> Monday 2 Nov); notice 1 day ahead.
-        assert deadline(status, "conclusion").due_on == date(2026, 11, 2)
+        # Green clocks: conclusion in 20 days (Sunday 1 Nov -> Monday 2 Nov) beside the legal 60;
+        # the notice 1 day ahead.
+        assert deadline(status, "green_conclusion").due_on == date(2026, 11, 2)
+        assert deadline(status, "conclusion").due_on == date(2026, 12, 11)
         assert status.appointment and status.appointment.starts_at.date() == date(2026, 10, 13)
         # The held-back seat: refused to the ordinary case, given to the green-channel case.
         choice = ScheduleAppraisal(event_id=new_id("s"), actor="clerk", session_id=session)

@@ -3,12 +3,12 @@ duplicates, accept a complete application at once or run the supplement procedur
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from temporalio import workflow
 
 from workflows import clocks, rules
-from workflows.case_file import CaseFile
+from workflows.case_file import CONCLUSION, GREEN_CONCLUSION, CaseFile
 from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
@@ -101,18 +101,32 @@ async def accept(case: CaseFile, complete_on: date) -> None:
         ),
         **ACTIVITY_OPTIONS,
     )
-    limit = await clocks.due(
-        case.complete_on, case.policy.conclusion(case.green), DayUnit.calendar_days
-    )
-    case.conclusion_base_due = limit.due
-    clocks.start_clock(case, "conclusion", limit.due)
+    policy = case.policy
+    limit = await clocks.due(complete_on, policy.conclusion_days, DayUnit.calendar_days)
+    case.conclusion_due = {CONCLUSION: limit.due}
+    if case.green:
+        green = await clocks.due(
+            complete_on, policy.green_channel.conclusion_days, DayUnit.calendar_days
+        )
+        case.conclusion_due[GREEN_CONCLUSION] = green.due
+    for name in case.conclusion_due:
+        clocks.start_clock(case, name, case.conclusion_due[name])
+        clocks.watch_in_background(case, name, lambda: case.decided)
     await record_event(
         case,
         "application.accepted",
         "application.accepted",
         "system",
-        {"complete_on": case.complete_on.isoformat(), "conclusion_due": limit.due.isoformat()},
+        {"complete_on": complete_on.isoformat(), "conclusion_due": limit.due.isoformat()},
     )
+
+
+def move_conclusion_clocks(case: CaseFile) -> None:
+    """Base due date + granted reschedule delays + the one extension, for each running clock."""
+    for name, base in case.conclusion_due.items():
+        extra = case.shift_days + (case.extension_days if name == CONCLUSION else 0)
+        if name in case.clocks:
+            clocks.start_clock(case, name, base + timedelta(days=extra))
 
 
 async def supplement(case: CaseFile) -> None:

@@ -8,9 +8,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import clocks
 from workflows.case_file import CaseFile
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.stages.acceptance import move_conclusion_clocks
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import Sessions
@@ -176,10 +176,7 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
             "total_shift_days": case.shift_days,
         },
     )
-    if case.conclusion_base_due and "conclusion" in case.clocks:
-        clocks.start_clock(
-            case, "conclusion", case.conclusion_base_due + timedelta(days=case.shift_days)
-        )
+    move_conclusion_clocks(case)
     await settle(case, appointment, request.actor)
     return f"rescheduled to {appointment.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}; conclusion deadline moved {delay} days"
 

@@ -1,83 +1,70 @@
-"""Stage 3, conclusion (结论出具): the panel's opinions, their majority, the committee's decision.
+"""Stage 3, conclusion (结论出具): opinions and reviews (opinions.py), examinations
+(examinations.py), then the committee's decision: the conclusion letter (PDF, stored with its
+SHA-256), the case record, and the benefits agency's copy queued for delivery.
 
-Validators answer the sender at once with what is wrong; handlers record the event and change
-the case only after it passed."""
+The conclusion clocks run here too: the legal limit (from acceptance, extendable once), the
+green channel's internal clock, and the local promise of a conclusion within 5 days of the
+appraisal."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
 from workflows import clocks
-from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
+from workflows.case_file import CONCLUSION, SITE_PROMISE, CaseFile
+from workflows.records import ACTIVITY_OPTIONS, enter_stage, queue_notice, record_event, show
+from workflows.stages.acceptance import move_conclusion_clocks
+from workflows.stages.opinions import LAYERS, expect_panel_at_work
 
 with workflow.unsafe.imports_passed_through():
+    from activities.documents import Documents
     from activities.storage import Storage
-    from schemas.clock import today
-    from schemas.events import (
-        ConclusionDecision,
-        ExaminationOrder,
-        ExaminationRefusal,
-        ExaminationResults,
-        ExpertOpinion,
-    )
+    from schemas.clock import CHINA_TZ
+    from schemas.documents import ConclusionLetter
+    from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
     from schemas.steps import ConclusionRecord, Stage
     from schemas.workdays import DayUnit
 
 
-def _expect_stage(case: CaseFile, what: str) -> None:
-    if case.stage is not Stage.conclusion or case.closed_reason:
-        raise ValueError(f"{what}只能在结论出具阶段录入 (case is in stage {case.stage.value})")
-    if case.examination_pending is not None:
-        hospital = case.examination_pending.hospital
-        raise ValueError(
-            f"正在等待{hospital}的检查结果 (waiting for commissioned examination results)"
-        )
-
-
-def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
-    if opinion.event_id in case.seen_events:
-        return  # a repeat: accepted and ignored by the handler
-    _expect_stage(case, "专家意见")
-    if opinion.expert_id not in case.panel_ids:
-        raise ValueError(
-            f"专家 {opinion.expert_id} 不是本案专家组成员 (panel: {', '.join(case.panel_ids)})"
-        )
-    if opinion.expert_id in case.opinions:
-        raise ValueError(f"专家 {opinion.expert_id} 已录入意见 (one opinion per expert)")
-    if problem := opinion.outcome.scale_problem(case.application.case_type):
-        raise ValueError(problem)
-
-
-async def record_opinion(case: CaseFile, opinion: ExpertOpinion) -> str:
-    if opinion.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(opinion.event_id)
-    case.opinions[opinion.expert_id] = opinion.outcome
-    await record_event(
-        case,
-        key=f"opinion:{opinion.event_id}",
-        kind="opinion.recorded",
-        actor=opinion.actor,
-        data={"expert_id": opinion.expert_id, "outcome": opinion.outcome.model_dump(mode="json")},
+async def run(case: CaseFile) -> None:
+    await enter_stage(case, Stage.conclusion)
+    assert case.policy is not None and case.site_done_on is not None
+    promise = await clocks.due(
+        case.site_done_on, case.policy.site_promise(case.green), DayUnit.calendar_days
     )
-    show(case)
-    return f"opinion recorded ({len(case.opinions)}/{len(case.panel_ids)})"
+    clocks.start_clock(case, SITE_PROMISE, promise.due)
+    clocks.watch_in_background(case, SITE_PROMISE, lambda: case.decided)
+    while not case.decided:
+        if case.examination_pending is None:
+            await workflow.wait_condition(
+                lambda: case.decided or case.examination_pending is not None
+            )
+            continue
+        await clocks.watch(
+            case,
+            "examination",
+            lambda: case.examination_pending is None or bool(case.closed_reason),
+            detail=f"检查结果未回 ({case.examination_pending.hospital})",
+        )
 
 
 def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
     if decision.event_id in case.seen_events:
         return
-    _expect_stage(case, "鉴定结论")
-    if case.decision_id is not None:
-        raise ValueError("本案已出具结论 (a conclusion was already issued)")
-    missing = [e for e in case.panel_ids if e not in case.opinions]
-    if missing:
+    expect_panel_at_work(case, "鉴定结论")
+    if missing := [e for e in case.panel_ids if e not in case.opinions]:
         raise ValueError(f"尚有专家未录入意见: {', '.join(missing)} (all opinions first)")
     majority = case.panel_majority
     if majority is None:
         raise ValueError(
             "专家组意见未形成多数, 需重新合议 (no majority: the panel must deliberate)"
+        )
+    if unsigned := [REVIEW_LABELS[layer] for layer in LAYERS if layer not in case.signoffs]:
+        raise ValueError(
+            f"三级复核尚未完成: 待{'、'.join(unsigned)}签署 (all three review layers first)"
         )
     if decision.outcome != majority:
         raise ValueError(
@@ -91,6 +78,14 @@ async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
         return "duplicate event ignored"
     case.seen_events.add(decision.event_id)
     case.decision_id = decision.event_id
+    issued_at = workflow.now()
+    document = await workflow.execute_activity_method(
+        Documents.issue_conclusion_letter,
+        letter(case, decision, issued_at),
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+    )
+    case.conclusion_document = document.document_id
     await workflow.execute_activity_method(
         Storage.record_conclusion,
         ConclusionRecord(
@@ -98,105 +93,75 @@ async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
             stage=Stage.conclusion,
             outcome=decision.outcome,
             basis=decision.basis,
-            issued_at=workflow.now(),
+            issued_at=issued_at,
             issued_by=decision.actor,
         ),
         **ACTIVITY_OPTIONS,
     )
+    # 免审即享: the agency's copy is queued now; the delivery stage sends it with the letters.
+    await queue_notice(
+        case,
+        "benefits_agency.copy",
+        "社会保险经办机构",
+        "劳动能力鉴定结论抄送",
+        {
+            "outcome": decision.outcome.model_dump(mode="json"),
+            "document": document.document_id,
+            "sha256": document.sha256,
+        },
+    )
+    case.concluded_on = issued_at.astimezone(CHINA_TZ).date()
     case.conclusion = decision.outcome  # only now: the stage moves on once it is on record
     show(case)
-    return f"conclusion issued: {decision.outcome.label()}"
+    return f"conclusion issued: {decision.outcome.label()} (document {document.document_id}, sha256 {document.sha256[:12]}…)"
 
 
-async def run(case: CaseFile) -> None:
-    await enter_stage(case, Stage.conclusion)
-    while case.conclusion is None and not case.closed_reason:
-        if case.examination_pending is None:
-            await workflow.wait_condition(
-                lambda: (
-                    case.conclusion is not None
-                    or case.examination_pending is not None
-                    or bool(case.closed_reason)
-                )
-            )
-            continue
-        await clocks.watch(
-            case,
-            "examination",
-            lambda: case.examination_pending is None or bool(case.closed_reason),
-            detail=f"检查结果未回 ({case.examination_pending.hospital})",
-        )
+def letter(case: CaseFile, decision: ConclusionDecision, issued_at: object) -> ConclusionLetter:
+    app = case.application
+    members = case.panel.members if case.panel else []
+    return ConclusionLetter.model_validate(
+        {
+            "case_id": case.case_id,
+            "stage": Stage.conclusion,
+            "case_type": app.case_type,
+            "worker_name": app.worker.name,
+            "citizen_id": app.worker.citizen_id,
+            "employer_name": app.employer.name,
+            "credit_code": app.employer.credit_code,
+            "injury_date": app.injury.occurred_on,
+            "body_parts": app.injury.body_parts,
+            "diagnosis": app.injury.diagnosis,
+            "description": app.injury.description,
+            "outcome": decision.outcome,
+            "basis": decision.basis,
+            "panel": [f"{m.name} {m.title}" for m in members],
+            "reviews": [f"{REVIEW_LABELS[layer]} {s.actor}" for layer, s in case.signoffs.items()],
+            "issued_at": issued_at,
+        }
+    )
 
 
-def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
-    if order.event_id in case.seen_events:
+def check_extension(case: CaseFile, extension: ConclusionExtension) -> None:
+    if extension.event_id in case.seen_events:
         return
-    _expect_stage(case, "委托检查")
-    if case.decision_id is not None:
-        raise ValueError("结论已出具, 不能再委托检查 (the conclusion is already issued)")
+    if case.decided or CONCLUSION not in case.clocks:
+        raise ValueError("没有进行中的鉴定期限 (no conclusion limit is running)")
+    if case.extension_days:
+        raise ValueError("鉴定期限只能延长一次 (the limit was already extended once)")
 
 
-async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str:
-    if order.event_id in case.seen_events:
+async def extend(case: CaseFile, extension: ConclusionExtension) -> str:
+    if extension.event_id in case.seen_events:
         return "duplicate event ignored"
-    case.seen_events.add(order.event_id)
+    case.seen_events.add(extension.event_id)
     assert case.policy is not None
-    wait = await clocks.due(today(), case.policy.examination_wait_days, DayUnit.calendar_days)
-    details = {
-        "hospital": order.hospital,
-        "items": order.items,
-        "results_due": wait.due.isoformat(),
-    }
-    await record_event(
-        case, f"examination.ordered:{order.event_id}", "examination.ordered", order.actor, details
-    )
-    await notify(
-        case, f"examination.order:{order.event_id}", order.hospital, "委托检查通知", details
-    )
-    case.examinations.append(order)
-    case.examination_pending = order
-    clocks.start_clock(case, "examination", wait.due)
-    return f"examination commissioned from {order.hospital}; results due by {wait.due}"
-
-
-async def on_results(case: CaseFile, results: ExaminationResults) -> None:
-    if results.event_id in case.seen_events:
-        return
-    case.seen_events.add(results.event_id)
-    if case.examination_pending is None:
-        workflow.logger.warning(
-            "examination results without an order ignored",
-            extra={"case_id": case.case_id, "stage": case.stage},
-        )
-        return
+    case.extension_days = case.policy.conclusion_extension_days
     await record_event(
         case,
-        f"examination.results:{results.event_id}",
-        "examination.results",
-        results.actor,
-        {"summary_chars": len(results.summary)},
+        "conclusion.extended",
+        "conclusion.extended",
+        extension.actor,
+        {"reason": extension.reason, "days": case.extension_days},
     )
-    case.examination_pending = None
-    show(case)
-
-
-def check_refusal(case: CaseFile, refusal: ExaminationRefusal) -> None:
-    if refusal.event_id in case.seen_events:
-        return
-    if case.examination_pending is None or case.closed_reason:
-        raise ValueError("没有待做的委托检查 (no commissioned examination is pending)")
-
-
-async def refuse_examination(case: CaseFile, refusal: ExaminationRefusal) -> str:
-    if refusal.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(refusal.event_id)
-    await record_event(
-        case,
-        f"examination.refused:{refusal.event_id}",
-        "examination.refused",
-        refusal.actor,
-        {"reason": refusal.reason},
-    )
-    await close(case, "terminated", f"当次鉴定终止: 拒不接受委托检查 ({refusal.reason})")
-    return "appraisal terminated: the worker refused the commissioned examinations"
+    move_conclusion_clocks(case)
+    return f"conclusion limit extended by {case.extension_days} days to {case.clocks[CONCLUSION].due_on}"

@@ -11,13 +11,15 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import enter_stage, log, notify, record_event, show
+from workflows.records import enter_stage, log, record_event, send_notice, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.postal import PostalActivities
     from schemas.events import PostalEvent, PostalStatus
     from schemas.steps import LetterRequest, Recipient, Shipment, Stage
+    from schemas.workdays import DayUnit
 
 # A courier outage is waited out (retries up to every 5 minutes); a rejected letter is not.
 POSTAL_RETRY = RetryPolicy(
@@ -28,7 +30,8 @@ POSTAL_RETRY = RetryPolicy(
 
 def letters(case: CaseFile) -> list[LetterRequest]:
     app = case.application
-    document = f"{case.case_id}/conclusion-letter"
+    assert case.conclusion_document is not None
+    document = case.conclusion_document
     return [
         LetterRequest(
             case_id=case.case_id,
@@ -103,13 +106,7 @@ async def on_postal_event(case: CaseFile, event: PostalEvent) -> None:
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.delivery)
     assert case.conclusion is not None
-    await notify(
-        case,
-        "benefits_agency.copy",
-        "社会保险经办机构",
-        "劳动能力鉴定结论抄送",
-        {"outcome": case.conclusion.model_dump(mode="json")},
-    )
+    await send_notice(case, "benefits_agency.copy")  # queued when the conclusion was issued
     shipments = await asyncio.gather(*(post_letter(case, letter) for letter in letters(case)))
     for shipment in shipments:
         case.shipments[shipment.waybill_no] = shipment
@@ -118,7 +115,11 @@ async def run(case: CaseFile) -> None:
         case.seen_events.discard(event.event_id)
         await on_postal_event(case, event)
     show(case)
-    await workflow.wait_condition(lambda: case.all_delivered)
+    # Delivered = signed for on the EMS receipt, within 15 days of the conclusion.
+    assert case.policy is not None and case.concluded_on is not None
+    limit = await clocks.due(case.concluded_on, case.policy.delivery_days, DayUnit.calendar_days)
+    clocks.start_clock(case, "delivery", limit.due)
+    await clocks.watch(case, "delivery", lambda: case.all_delivered, detail="结论书未送达")
     await record_event(
         case,
         key="delivery.completed",

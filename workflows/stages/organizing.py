@@ -16,7 +16,7 @@ from workflows.stages import appointments
 with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
     from activities.storage import Storage
-    from schemas.clock import CHINA_TZ
+    from schemas.clock import CHINA_TZ, today
     from schemas.events import Attendance, PanelRedraw
     from schemas.steps import Appointment, Milestone, PanelDrawRequest, Stage
 
@@ -128,6 +128,7 @@ async def wait_for_attendance(case: CaseFile) -> None:
     if record.status is Attendance.no_show:
         reason = "当次鉴定终止: 无正当理由未到场 (no-show without good reason)"
         return await close(case, "terminated", reason)
+    case.site_done_on = today()
     await workflow.execute_activity_method(
         Storage.record_milestone,
         Milestone(

@@ -1,0 +1,284 @@
+"""The conclusion letter (鉴定结论书): rendered as an A4 PDF in Chinese and stored once in
+PostgreSQL with its SHA-256.
+
+Rendering is deterministic (creation date = issue time, file id from the content), so a
+retried activity would store the same bytes; it never has to, since a stored letter is
+returned as it is and never re-rendered."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from pathlib import Path
+
+import asyncpg
+from fpdf import FPDF
+from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos
+from fpdf.fonts import TTFFont
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.storage import Executor
+from infra.fonts import FontMissing, find_cjk_font
+from infra.logs import get_logger
+from infra.settings import settings
+from schemas.application import CaseType
+from schemas.clock import CHINA_TZ
+from schemas.documents import CONCLUSION_LETTER, ConclusionLetter, DocumentRef
+from schemas.outcome import INJURY_VERDICTS, Verdict
+
+log = get_logger(__name__)
+# Zen Hei carries bitmap strikes fontTools cannot subset; it drops them (outlines suffice)
+# and would otherwise warn on every letter.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+RULE = "《劳动能力鉴定管理办法》"  # cited by name: article numbers of the 2025 rule are unconfirmed
+PDF = "application/pdf"
+FONT = "cjk"
+
+CASE_TYPE_LABELS = {
+    CaseType.initial: "初次鉴定",
+    CaseType.re_appraisal: "再次鉴定",
+    CaseType.review: "复查鉴定",
+    CaseType.illness: "因病鉴定",
+}
+
+
+def committee_name() -> str:
+    return settings().committee_name
+
+
+def provincial_committee_name() -> str:
+    return settings().provincial_committee_name
+
+
+class GlyphsMissing(ValueError):
+    """The font lacks characters the letter needs: they would print as blanks."""
+
+
+def chinese_date(year: int, month: int, day: int) -> str:
+    return f"{year}年{month}月{day}日"
+
+
+def masked_id(citizen_id: str) -> str:
+    """Area code and the last four only (370102********0038): enough to match, no birth date."""
+    return f"{citizen_id[:6]}{'*' * 8}{citizen_id[14:]}"
+
+
+def sex(citizen_id: str) -> str:
+    return "男" if int(citizen_id[16]) % 2 else "女"
+
+
+def birth_date(citizen_id: str) -> str:
+    return chinese_date(int(citizen_id[6:10]), int(citizen_id[10:12]), int(citizen_id[12:14]))
+
+
+def conclusion_text(letter: ConclusionLetter) -> str:
+    label = letter.outcome.label()
+    graded = letter.outcome.verdict in INJURY_VERDICTS - {Verdict.below_grade}
+    return f"伤残{label}" if graded else label
+
+
+def notice_text(letter: ConclusionLetter) -> str:
+    if letter.case_type is CaseType.re_appraisal:
+        return "本鉴定结论为最终结论。"
+    province = letter.provincial_committee or provincial_committee_name()
+    return (
+        f"如对本鉴定结论不服，可以在收到本结论书之日起{letter.dispute_window_days}日内"
+        f"向{province}提出再次鉴定申请。"
+    )
+
+
+class _LetterPdf(FPDF):
+    def __init__(self, number: str) -> None:
+        super().__init__(format="A4")
+        self.number = number
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font(FONT, size=9)
+        self.cell(0, 6, f"编号：{self.number}    第{self.page_no()}页 共{{nb}}页", align=Align.C)
+
+
+def render_conclusion_letter(letter: ConclusionLetter, font: Path) -> bytes:
+    """The letter as PDF bytes; the same letter and font give the same bytes."""
+    committee = letter.committee or committee_name()
+    issued = letter.issued_at.astimezone(CHINA_TZ).date()
+    injury = letter.case_type is not CaseType.illness
+    pdf = _LetterPdf(letter.case_id)
+    pdf.set_creation_date(letter.issued_at)
+    pdf.set_title(f"劳动能力鉴定结论书 {letter.case_id}")  # no personal data in metadata
+    pdf.set_author(committee)
+    pdf.set_margins(25, 25, 25)
+    pdf.set_auto_page_break(True, margin=22)
+    pdf.add_font(FONT, fname=font)
+    pdf.add_page()
+    width = pdf.epw
+
+    def line(text: str, size: float = 12, height: float = 8, align: Align = Align.L) -> None:
+        pdf.set_font(FONT, size=size)
+        pdf.multi_cell(width, height, text, align=align, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN)
+
+    line(committee, size=18, height=11, align=Align.C)
+    line("劳动能力鉴定结论书", size=22, height=13, align=Align.C)
+    line(f"编号：{letter.case_id}", size=11, align=Align.R)
+    line(f"鉴定类别：{CASE_TYPE_LABELS[letter.case_type]}", size=11)
+    pdf.ln(2)
+
+    cid = letter.citizen_id
+    rows: list[tuple[str, ...]] = [
+        ("姓名", letter.worker_name, "性别", sex(cid)),
+        ("出生日期", birth_date(cid), "公民身份号码", masked_id(cid)),
+        ("用人单位", letter.employer_name),
+        ("统一社会信用代码", letter.credit_code),
+        (
+            "受伤日期" if injury else "发病日期",
+            chinese_date(letter.injury_date.year, letter.injury_date.month, letter.injury_date.day),
+            "受伤部位" if injury else "患病部位",
+            "、".join(letter.body_parts) or "—",
+        ),
+        ("诊断", letter.diagnosis),
+        ("伤情" if injury else "病情", letter.description),
+    ]
+    pdf.set_font(FONT, size=11)
+    with pdf.table(
+        col_widths=(36, 46, 30, 48),
+        first_row_as_headings=False,
+        line_height=7,
+        text_align=Align.L,
+        wrapmode=WrapMode.CHAR,
+        borders_layout=TableBordersLayout.ALL,
+    ) as table:
+        for cells in rows:
+            row = table.row()
+            if len(cells) == 4:
+                for text in cells:
+                    row.cell(text)
+            else:
+                row.cell(cells[0])
+                row.cell(cells[1], colspan=3)
+    pdf.ln(4)
+
+    basis = letter.basis if "劳动能力鉴定管理办法" in letter.basis else f"{RULE}和{letter.basis}"
+    line(f"鉴定依据：依据{basis}，经鉴定专家组鉴定，按少数服从多数的原则，作出如下结论。")
+    line(f"鉴定结论：{conclusion_text(letter)}", size=14, height=10)
+    line(f"鉴定专家组：{'；'.join(letter.panel) or '—'}")
+    line(f"审核：{'；'.join(letter.reviews) if letter.reviews else '—'}", size=11)
+    pdf.ln(6)
+    line(f"{committee}（印章）", align=Align.R)
+    line(chinese_date(issued.year, issued.month, issued.day), align=Align.R)
+    pdf.ln(6)
+    line(notice_text(letter), size=11)
+    line("本结论书送达职工本人及用人单位，抄送社会保险经办机构。", size=11)
+
+    content = bytes(pdf.output())
+    embedded = pdf.fonts[FONT]
+    assert isinstance(embedded, TTFFont)
+    if missing := embedded.missing_glyphs:
+        # Code points only: the characters may come from a name.
+        points = ", ".join(f"U+{c:04X}" for c in sorted(set(missing)))
+        raise GlyphsMissing(f"font {font} lacks {points}: set CJK_FONT to a font that has them")
+    return content
+
+
+def _ref(row: asyncpg.Record) -> DocumentRef:
+    return DocumentRef(
+        document_id=row["document_id"],
+        case_id=row["case_id"],
+        kind=row["kind"],
+        sha256=row["sha256"],
+        size=row["size"],
+        created_at=row["created_at"],
+    )
+
+
+REF_COLUMNS = "document_id, case_id, kind, sha256, size, created_at"
+
+
+async def fetch_document(conn: Executor, document_id: str) -> tuple[DocumentRef, bytes] | None:
+    row = await conn.fetchrow(
+        f"SELECT {REF_COLUMNS}, content FROM documents WHERE document_id = $1", document_id
+    )
+    return None if row is None else (_ref(row), bytes(row["content"]))
+
+
+async def list_documents(conn: Executor, case_id: str) -> list[DocumentRef]:
+    rows = await conn.fetch(
+        f"SELECT {REF_COLUMNS} FROM documents WHERE case_id = $1 ORDER BY created_at, document_id",
+        case_id,
+    )
+    return [_ref(r) for r in rows]
+
+
+class Documents:
+    def __init__(self, pool: asyncpg.Pool, font: Path | None = None) -> None:
+        self.pool = pool
+        self.font = font  # None: looked up on each render, so an installed font is picked up
+
+    @activity.defn(name="issue_conclusion_letter")
+    async def issue_conclusion_letter(self, letter: ConclusionLetter) -> DocumentRef:
+        document_id = letter.document_id
+        bound = log.bind(case_id=letter.case_id, stage=letter.stage, document_id=document_id)
+        async with self.pool.acquire() as conn:
+            stored = await conn.fetchrow(
+                f"SELECT {REF_COLUMNS} FROM documents WHERE document_id = $1", document_id
+            )
+        if stored is not None:  # issued on an earlier attempt: never re-rendered
+            ref = _ref(stored)
+            bound.info("conclusion letter already stored", sha256=ref.sha256, size=ref.size)
+            return ref
+
+        # The names go into the letter, so a later retry renders what this one did.
+        letter = letter.model_copy(
+            update={
+                "committee": letter.committee or committee_name(),
+                "provincial_committee": letter.provincial_committee or provincial_committee_name(),
+            }
+        )
+        try:
+            font = self.font or find_cjk_font()
+            # CPU-bound (font subsetting): off the event loop.
+            content = await asyncio.to_thread(render_conclusion_letter, letter, font)
+        except FontMissing as missing:
+            # Retryable: an operator installs the font and the case goes on, nothing lost.
+            raise ApplicationError(str(missing), type="FontMissing") from missing
+        except GlyphsMissing as missing:
+            raise ApplicationError(str(missing), type="GlyphsMissing") from missing
+        digest = hashlib.sha256(content).hexdigest()
+
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                row = await conn.fetchrow(
+                    f"""INSERT INTO documents (document_id, case_id, kind, media_type, content,
+                                               sha256, size)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        ON CONFLICT (document_id) DO NOTHING RETURNING {REF_COLUMNS}""",
+                    document_id,
+                    letter.case_id,
+                    CONCLUSION_LETTER,
+                    PDF,
+                    content,
+                    digest,
+                    len(content),
+                )
+            except asyncpg.ForeignKeyViolationError:
+                raise ApplicationError(
+                    f"case {letter.case_id} is not registered",
+                    type="CaseUnknown",
+                    non_retryable=True,
+                ) from None
+            if row is None:  # a concurrent attempt stored it first: theirs stands
+                row = await conn.fetchrow(
+                    f"SELECT {REF_COLUMNS} FROM documents WHERE document_id = $1", document_id
+                )
+                assert row is not None
+                return _ref(row)
+            await conn.execute(
+                "UPDATE cases SET conclusion_document = $2, updated_at = now() WHERE case_id = $1",
+                letter.case_id,
+                document_id,
+            )
+        ref = _ref(row)
+        bound.info("conclusion letter stored", sha256=ref.sha256, size=ref.size)
+        return ref

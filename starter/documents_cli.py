@@ -1,0 +1,117 @@
+"""`appraisal document`: the documents a case has issued (the conclusion letter 鉴定结论书),
+as stored in PostgreSQL. `get` checks the stored SHA-256 before writing anything."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import asyncpg
+import typer
+
+from activities.documents import fetch_document, list_documents
+from infra import db
+from schemas.clock import CHINA_TZ
+from schemas.documents import CONCLUSION_LETTER
+
+app = typer.Typer(
+    help="文书 documents: the conclusion letter (鉴定结论书) as stored, checked by its SHA-256",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+T = TypeVar("T")
+# Both end up in a file name: no slashes, no dots.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class Refusal(Exception):
+    """An operator error: printed on one line, exit code 1."""
+
+
+def refuse(message: str) -> NoReturn:
+    typer.echo(f"refused: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def checked(value: str, what: str) -> str:
+    if not NAME.fullmatch(value):
+        refuse(f"{what} {value!r} is not valid (letters, digits, - and _ only)")
+    return value
+
+
+def run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def go() -> T:
+        conn = await asyncpg.connect(db.resolve_dsn())
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(go())
+    except Refusal as refusal:
+        refuse(str(refusal))
+
+
+async def known_case(conn: asyncpg.Connection, case_id: str) -> None:
+    if not await conn.fetchval("SELECT 1 FROM cases WHERE case_id = $1", case_id):
+        raise Refusal(f"no case {case_id}")
+
+
+@app.command()
+def get(
+    case_id: str,
+    kind: Annotated[str, typer.Option(help="the document kind")] = CONCLUSION_LETTER,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="file to write; default <case>-<kind>.pdf here"),
+    ] = None,
+) -> None:
+    """Write a case's document to a file, after checking it against its stored SHA-256."""
+    case_id, kind = checked(case_id, "case id"), checked(kind, "kind")
+
+    async def go(conn: asyncpg.Connection) -> tuple[str, bytes]:
+        await known_case(conn, case_id)
+        found = await fetch_document(conn, f"{case_id}/{kind}")
+        if found is None:
+            raise Refusal(f"case {case_id} has no {kind} (not issued yet?)")
+        ref, content = found
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != ref.sha256 or len(content) != ref.size:
+            raise Refusal(
+                f"{ref.document_id} does not match its stored SHA-256 {ref.sha256} "
+                f"(content hashes to {actual}): it was altered or damaged; do not deliver it"
+            )
+        return actual, content
+
+    digest, content = run(go)
+    path = output or Path(f"{case_id}-{kind}.pdf")
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        refuse(f"cannot write {path}: {error.strerror}")
+    typer.echo(f"wrote {path} ({len(content)} bytes) sha256 {digest}")
+
+
+@app.command("list")
+def list_(case_id: str) -> None:
+    """A case's documents: kind, size, SHA-256, when stored."""
+    case_id = checked(case_id, "case id")
+
+    async def go(conn: asyncpg.Connection) -> list[str]:
+        await known_case(conn, case_id)
+        return [
+            f"{d.kind}  {d.size} bytes  sha256 {d.sha256}  "
+            f"{d.created_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
+            for d in await list_documents(conn, case_id)
+        ]
+
+    lines = run(go)
+    for text in lines:
+        typer.echo(text)
+    typer.echo(f"{len(lines)} documents")

@@ -1,0 +1,153 @@
+"""The conclusion letter as a PDF: every field a 鉴定结论书 must state, read back with pypdf;
+the full citizen ID never printed; the same letter gives the same bytes."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from activities.documents import GlyphsMissing, masked_id, render_conclusion_letter
+from infra import fonts
+from infra.fonts import FontMissing, find_cjk_font
+from schemas.application import CaseType
+from schemas.clock import CHINA_TZ
+from schemas.documents import ConclusionLetter
+from schemas.outcome import Outcome, SelfCare, Verdict
+
+CITIZEN_ID = "370102198503120038"  # male (17th digit 3), born 1985-03-12
+
+
+@pytest.fixture(scope="module")
+def font() -> Path:
+    try:
+        return find_cjk_font()
+    except FontMissing as missing:  # the message says what to install
+        pytest.fail(str(missing))
+
+
+def letter(**changes: Any) -> ConclusionLetter:
+    data: dict[str, Any] = {
+        "case_id": "JN-2026-000123",
+        "committee": "济南市劳动能力鉴定委员会",
+        "provincial_committee": "山东省劳动能力鉴定委员会",
+        "case_type": CaseType.initial,
+        "worker_name": "张建军",
+        "citizen_id": CITIZEN_ID,
+        "employer_name": "济南恒达建筑工程有限公司",
+        "credit_code": "91370102MA3C4K7T2C",
+        "injury_date": date(2026, 3, 18),
+        "body_parts": ["右下肢"],
+        "diagnosis": "右胫腓骨骨折，术后膝关节活动受限",
+        "description": "施工中从脚手架坠落，右腿着地",
+        "outcome": Outcome(verdict=Verdict.grade_7, self_care=SelfCare.partial),
+        "basis": "GB/T 16180-2014",
+        "panel": ["王建国 主任医师", "李红梅 副主任医师", "赵志强 主任医师"],
+        "reviews": ["面检组 张三 2026-10-20", "总检组 李四 2026-10-20", "复核组 王五 2026-10-20"],
+        "issued_at": datetime(2026, 10, 20, 10, 30, tzinfo=CHINA_TZ),
+        **changes,
+    }
+    return ConclusionLetter.model_validate(data)
+
+
+def text_of(pdf: bytes) -> str:
+    """All pages' text without whitespace: wrapping and cell gaps do not split a field."""
+    reader = PdfReader(io.BytesIO(pdf))
+    return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+
+
+def test_the_letter_states_everything_a_conclusion_letter_must(font: Path) -> None:
+    text = text_of(render_conclusion_letter(letter(), font))
+    for expected in [
+        "济南市劳动能力鉴定委员会",
+        "劳动能力鉴定结论书",
+        "编号：JN-2026-000123",
+        "初次鉴定",
+        "姓名张建军",
+        "性别男",
+        "出生日期1985年3月12日",
+        "370102********0038",
+        "用人单位济南恒达建筑工程有限公司",
+        "统一社会信用代码91370102MA3C4K7T2C",
+        "受伤日期2026年3月18日",
+        "受伤部位右下肢",
+        "诊断右胫腓骨骨折，术后膝关节活动受限",
+        "施工中从脚手架坠落，右腿着地",
+        "《劳动能力鉴定管理办法》",
+        "GB/T16180-2014",
+        "鉴定结论：伤残七级，部分生活自理障碍",
+        "王建国主任医师",
+        "李红梅副主任医师",
+        "赵志强主任医师",
+        "面检组张三2026-10-20",
+        "复核组王五2026-10-20",
+        "2026年10月20日",
+        "收到本结论书之日起15日内向山东省劳动能力鉴定委员会提出再次鉴定申请",
+    ]:
+        assert expected in text, expected
+
+
+def test_the_full_citizen_id_is_never_printed(font: Path) -> None:
+    pdf = render_conclusion_letter(letter(), font)
+    assert CITIZEN_ID not in text_of(pdf)
+    assert CITIZEN_ID.encode() not in pdf
+    metadata = PdfReader(io.BytesIO(pdf)).metadata
+    assert metadata is not None and "张建军" not in str(dict(metadata))
+    assert masked_id("11010519491231002X") == "110105********002X"
+
+
+def test_the_same_letter_renders_to_the_same_bytes(font: Path) -> None:
+    first = render_conclusion_letter(letter(), font)
+    assert render_conclusion_letter(letter(), font) == first
+    later = letter(issued_at=datetime(2026, 10, 21, 9, 0, tzinfo=CHINA_TZ))
+    assert render_conclusion_letter(later, font) != first
+
+
+def test_an_illness_letter_renders_its_label_and_a_womans_details(font: Path) -> None:
+    illness = letter(
+        case_type=CaseType.illness,
+        citizen_id="11010519491231002X",  # 17th digit 2: female
+        outcome=Outcome(verdict=Verdict.complete_loss),
+        basis="劳社部发〔2002〕8号",
+        body_parts=["心脏"],
+        reviews=[],
+    )
+    text = text_of(render_conclusion_letter(illness, font))
+    assert "鉴定结论：完全丧失劳动能力" in text
+    assert "因病鉴定" in text and "患病部位心脏" in text and "发病日期" in text
+    assert "性别女" in text and "出生日期1949年12月31日" in text
+    assert "劳社部发〔2002〕8号" in text and "审核：—" in text
+
+
+def test_below_grade_and_re_appraisal_wording(font: Path) -> None:
+    final = letter(case_type=CaseType.re_appraisal, outcome=Outcome(verdict=Verdict.below_grade))
+    text = text_of(render_conclusion_letter(final, font))
+    assert "鉴定结论：未达等级" in text and "伤残未达" not in text
+    # The provincial re-appraisal is final: no further re-appraisal offered.
+    assert "本鉴定结论为最终结论" in text and "提出再次鉴定申请" not in text
+
+
+def test_a_character_the_font_lacks_is_refused_not_printed_blank(font: Path) -> None:
+    with pytest.raises(GlyphsMissing, match=r"U\+20BB7") as refused:
+        render_conclusion_letter(letter(worker_name="吉𠮷"), font)
+    assert "CJK_FONT" in str(refused.value)
+
+
+def test_a_missing_font_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CJK_FONT", raising=False)
+    monkeypatch.setattr(fonts, "DEBIAN_FONT_PATHS", (tmp_path / "none.ttc",))
+    with pytest.raises(FontMissing, match="sudo apt-get install fonts-wqy-zenhei"):
+        find_cjk_font()
+    monkeypatch.setenv("CJK_FONT", str(tmp_path / "gone.ttf"))
+    with pytest.raises(FontMissing, match=r"CJK_FONT=.*gone\.ttf is not a file"):
+        find_cjk_font()
+    (tmp_path / "mine.ttf").write_bytes(b"")
+    monkeypatch.setenv("CJK_FONT", str(tmp_path / "mine.ttf"))
+    assert find_cjk_font() == tmp_path / "mine.ttf"

@@ -1,0 +1,90 @@
+"""Commissioned examinations (委托检查): the panel asks a hospital; opinions and the conclusion
+wait for the results, on a clock; a worker who refuses ends this appraisal."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows import clocks
+from workflows.case_file import CaseFile
+from workflows.records import close, notify, record_event, show
+from workflows.stages.opinions import expect_panel_at_work
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.clock import today
+    from schemas.events import ExaminationOrder, ExaminationRefusal, ExaminationResults
+    from schemas.workdays import DayUnit
+
+
+def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
+    if order.event_id in case.seen_events:
+        return
+    expect_panel_at_work(case, "委托检查")
+    if case.decision_id is not None:
+        raise ValueError("结论已出具, 不能再委托检查 (the conclusion is already issued)")
+
+
+async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str:
+    if order.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(order.event_id)
+    assert case.policy is not None
+    wait = await clocks.due(today(), case.policy.examination_wait_days, DayUnit.calendar_days)
+    details = {
+        "hospital": order.hospital,
+        "items": order.items,
+        "results_due": wait.due.isoformat(),
+    }
+    await record_event(
+        case, f"examination.ordered:{order.event_id}", "examination.ordered", order.actor, details
+    )
+    await notify(
+        case, f"examination.order:{order.event_id}", order.hospital, "委托检查通知", details
+    )
+    case.examinations.append(order)
+    case.examination_pending = order
+    clocks.start_clock(case, "examination", wait.due)
+    return f"examination commissioned from {order.hospital}; results due by {wait.due}"
+
+
+async def on_results(case: CaseFile, results: ExaminationResults) -> None:
+    if results.event_id in case.seen_events:
+        return
+    case.seen_events.add(results.event_id)
+    if case.examination_pending is None:
+        workflow.logger.warning(
+            "examination results without an order ignored",
+            extra={"case_id": case.case_id, "stage": case.stage},
+        )
+        return
+    await record_event(
+        case,
+        f"examination.results:{results.event_id}",
+        "examination.results",
+        results.actor,
+        {"summary_chars": len(results.summary)},
+    )
+    case.examination_pending = None
+    show(case)
+
+
+def check_refusal(case: CaseFile, refusal: ExaminationRefusal) -> None:
+    if refusal.event_id in case.seen_events:
+        return
+    if case.examination_pending is None or case.closed_reason:
+        raise ValueError("没有待做的委托检查 (no commissioned examination is pending)")
+
+
+async def refuse_examination(case: CaseFile, refusal: ExaminationRefusal) -> str:
+    if refusal.event_id in case.seen_events:
+        return "duplicate event ignored"
+    case.seen_events.add(refusal.event_id)
+    await record_event(
+        case,
+        f"examination.refused:{refusal.event_id}",
+        "examination.refused",
+        refusal.actor,
+        {"reason": refusal.reason},
+    )
+    await close(case, "terminated", f"当次鉴定终止: 拒不接受委托检查 ({refusal.reason})")
+    return "appraisal terminated: the worker refused the commissioned examinations"
