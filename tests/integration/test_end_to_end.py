@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import uuid
@@ -13,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -50,7 +52,7 @@ async def cli_status(stack: Stack, case_id: str) -> CaseStatus:
 
 
 async def test_case_through_every_stage_with_the_cli(
-    stack: Stack, db_pool: asyncpg.Pool, postal_url: str
+    stack: Stack, db_pool: asyncpg.Pool, postal_url: str, tmp_path: Path
 ) -> None:
     case_id = f"JN-IT-{uuid.uuid4().hex[:6]}"
     await ui_start(stack, case_id, example_json("initial_complete"))
@@ -85,6 +87,10 @@ async def test_case_through_every_stage_with_the_cli(
     assert code == 0 and "七级" in out, err
 
     status = await wait_for(handle, lambda s: len(s.shipments) == 2)
+    letter = tmp_path / "letter.pdf"
+    code, out, err = await stack.appraisal("document", "get", case_id, "-o", str(letter))
+    assert code == 0 and hashlib.sha256(letter.read_bytes()).hexdigest() in out, err
+    assert "伤残七级" in "".join(p.extract_text() for p in PdfReader(letter).pages)
     async with httpx.AsyncClient(base_url=postal_url) as postal:
         for shipment in status.shipments:
             assert (await postal.get(f"/v1/shipments/{shipment.waybill_no}")).status_code == 200

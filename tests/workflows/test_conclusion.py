@@ -74,6 +74,9 @@ async def test_majority_of_five_and_the_letter(case_env: CaseEnv, db_pool: async
         )
         assert "七级" in issued
         status = await case.until(lambda s: len(s.shipments) == 2)
+        found = (await case.handle.describe()).typed_search_attributes
+        assert found.get(sa.CASE_OUTCOME) == "grade_7"
+        assert found.get(sa.CASE_STAGE) == "delivery"
     document = f"{case.handle.id}/conclusion-letter"
     assert status.conclusion_document == document
     row = await db_pool.fetchrow(
