@@ -15,6 +15,7 @@ from schemas.events import (
     ConclusionDecision,
     ConclusionExtension,
     ExpertOpinion,
+    Reschedule,
     ReviewLayer,
     ReviewSignoff,
 )
@@ -279,6 +280,28 @@ async def test_green_channel_internal_clock_beside_the_legal_one(case_env: CaseE
         assert deadline(
             status, "site_promise"
         ).due_on - status.appointment.starts_at.date() == timedelta(days=3)  # type: ignore[union-attr]
+        await case.handle.terminate("test over")
+
+
+async def test_a_granted_reschedule_moves_both_conclusion_clocks(case_env: CaseEnv) -> None:
+    green = example("green_channel").model_copy(
+        update={"mode": "on_site", "mobility_impaired": False}
+    )
+    async with case_env(MONDAY) as env:
+        case = await Driver.start(env, green)
+        await case.until(lambda s: s.appointment is not None)
+        moved = await case.update(
+            "reschedule", Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+        )
+        status = await case.status()
+        shift = timedelta(days=status.deadline_shift_days)
+        assert shift.days > 0 and f"moved {shift.days} days" in moved
+        assert deadline(status, "conclusion").due_on == date(2026, 12, 11) + shift
+        assert deadline(status, "green_conclusion").due_on == date(2026, 11, 2) + shift
+        # Past the original green due date the moved clock has not breached.
+        await case.skip_to(china(2026, 11, 3))
+        status = await case.status()
+        assert not deadline(status, "green_conclusion").overdue
         await case.handle.terminate("test over")
 
 
