@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Coroutine
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
 
+import asyncpg
 import typer
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra import db
 from infra.temporal import connect
 
 app = typer.Typer(
@@ -35,12 +37,29 @@ class Refusal(Exception):
     """An operator error: printed as is, exit code 1."""
 
 
+def refuse(message: str) -> NoReturn:
+    typer.echo(f"refused: {message}", err=True)
+    raise typer.Exit(1)
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
     except Refusal as refusal:
-        typer.echo(f"refused: {refusal}", err=True)
-        raise typer.Exit(1) from None
+        refuse(str(refusal))
+
+
+def run_on_db(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`work` on one PostgreSQL connection (DATABASE_URL or the embedded server)."""
+
+    async def go() -> T:
+        conn = await asyncpg.connect(db.resolve_dsn())
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return run(go())
 
 
 def problems(error: ValidationError) -> str:

@@ -5,13 +5,14 @@ Same code as the `compute_due` activity, so the clerk sees the date the workflow
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from activities.workdays import HolidayCalendar, ScheduleError, due_date
 from schemas.workdays import DayKind, DayStatus, DayUnit, DueRequest
+from starter.app import refuse
 
 app = typer.Typer(
     help="工作日与期间计算: due dates on China's official holiday calendar",
@@ -21,11 +22,6 @@ app = typer.Typer(
 )
 
 WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
-
-
-def refuse(message: str) -> NoReturn:
-    typer.echo(f"refused: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def parse_day(text: str, what: str) -> date:

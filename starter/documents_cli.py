@@ -3,20 +3,18 @@ as stored in PostgreSQL. `get` checks the stored SHA-256 before writing anything
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated
 
 import asyncpg
 import typer
 
 from activities.documents import fetch_document, list_documents
-from infra import db
 from schemas.clock import CHINA_TZ
 from schemas.documents import CONCLUSION_LETTER
+from starter.app import Refusal, refuse, run_on_db
 
 app = typer.Typer(
     help="文书 documents: the conclusion letter (鉴定结论书) as stored, checked by its SHA-256",
@@ -24,38 +22,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-T = TypeVar("T")
 # Both end up in a file name: no slashes, no dots.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
-class Refusal(Exception):
-    """An operator error: printed on one line, exit code 1."""
-
-
-def refuse(message: str) -> NoReturn:
-    typer.echo(f"refused: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def checked(value: str, what: str) -> str:
     if not NAME.fullmatch(value):
         refuse(f"{what} {value!r} is not valid (letters, digits, - and _ only)")
     return value
-
-
-def run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async def go() -> T:
-        conn = await asyncpg.connect(db.resolve_dsn())
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    try:
-        return asyncio.run(go())
-    except Refusal as refusal:
-        refuse(str(refusal))
 
 
 async def known_case(conn: asyncpg.Connection, case_id: str) -> None:
@@ -89,7 +63,7 @@ def get(
             )
         return actual, content
 
-    digest, content = run(go)
+    digest, content = run_on_db(go)
     path = output or Path(f"{case_id}-{kind}.pdf")
     try:
         path.write_bytes(content)
@@ -111,7 +85,7 @@ def list_(case_id: str) -> None:
             for d in await list_documents(conn, case_id)
         ]
 
-    lines = run(go)
+    lines = run_on_db(go)
     for text in lines:
         typer.echo(text)
     typer.echo(f"{len(lines)} documents")

@@ -5,8 +5,6 @@ one line `refused: ...` and exit code 1. Citizen IDs are stored only as keyed ha
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any, Self, TypeVar
 
@@ -22,11 +20,11 @@ from pydantic import (
 )
 
 from activities.storage import worker_ref
-from infra import db
 from infra.settings import settings
 from schemas.application import Specialty
 from schemas.clock import CHINA_TZ, today
 from schemas.identifiers import CitizenId, CreditCode
+from starter.app import Refusal, run_on_db
 
 app = typer.Typer(
     help="专家库 expert pool: experts, recusal facts (回避), leaves, evaluations (考核评价)",
@@ -34,16 +32,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 ExpertId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-
-
-class Refusal(Exception):
-    """An operator error: printed on one line, exit code 1."""
 
 
 class Input(BaseModel):
@@ -138,21 +131,6 @@ def parse(model: type[M], **data: Any) -> M:
         raise typer.Exit(1) from None
 
 
-def run(work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    async def go() -> T:
-        conn = await asyncpg.connect(db.resolve_dsn())
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    try:
-        return asyncio.run(go())
-    except Refusal as refusal:
-        typer.echo(f"refused: {refusal}", err=True)
-        raise typer.Exit(1) from None
-
-
 async def expert_row(
     conn: asyncpg.Connection, expert_id: str, lock: bool = False
 ) -> asyncpg.Record:
@@ -202,7 +180,7 @@ def list_experts(
         )
         return [line(r, on, r["on_leave"]) for r in rows]
 
-    rows = run(go)
+    rows = run_on_db(go)
     for row in rows:
         typer.echo(row)
     typer.echo(f"{len(rows)} experts")
@@ -248,7 +226,7 @@ def show(expert_id: str) -> None:
         )
         return out
 
-    for text in run(go):
+    for text in run_on_db(go):
         typer.echo(text)
 
 
@@ -290,7 +268,7 @@ def add(
         if status.endswith(" 0"):
             raise Refusal(f"expert {new.expert_id} already exists (use update)")
 
-    run(go)
+    run_on_db(go)
     typer.echo(f"added {new.expert_id}")
 
 
@@ -341,7 +319,7 @@ def update(
             )
             return line(await expert_row(conn, change.expert_id), today(), False)
 
-    typer.echo(f"updated {run(go)}")
+    typer.echo(f"updated {run_on_db(go)}")
 
 
 @app.command()
@@ -393,7 +371,7 @@ def conflict(
         )
         return "recorded" if status.endswith(" 1") else "already recorded"
 
-    typer.echo(f"conflict {run(go)}: {given.expert_id} {kind} {subject_label(kind, subject)}")
+    typer.echo(f"conflict {run_on_db(go)}: {given.expert_id} {kind} {subject_label(kind, subject)}")
 
 
 @app.command()
@@ -416,7 +394,7 @@ def leave(
             given.reason,
         )
 
-    run(go)
+    run_on_db(go)
     typer.echo(f"leave recorded: {given.expert_id} {given.starts} ~ {given.ends}")
 
 
@@ -458,7 +436,7 @@ def evaluate(
             given.evaluator,
         )
 
-    run(go)
+    run_on_db(go)
     typer.echo(f"evaluation recorded: {given.expert_id} {given.case_id} score {given.score}")
 
 
@@ -477,7 +455,7 @@ def evaluations(
             f"SELECT * FROM {table} WHERE expert_id = $1 ORDER BY recorded_at, id", key
         )
 
-    rows = run(go)
+    rows = run_on_db(go)
     for r in rows:
         typer.echo(
             f"{r['recorded_at'].astimezone(CHINA_TZ):%Y-%m-%d %H:%M}  {r['case_id']}  {r['score']}  "

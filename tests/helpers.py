@@ -43,6 +43,13 @@ def example(name: str, fresh_worker: bool = True) -> AppraisalApplication:
     return AppraisalApplication.model_validate(example_json(name, fresh_worker))
 
 
+def green_on_site() -> AppraisalApplication:
+    """The green-channel example, appraised at the centre (its file is a home visit)."""
+    return example("green_channel").model_copy(
+        update={"mode": "on_site", "mobility_impaired": False}
+    )
+
+
 def example_json(name: str, fresh_worker: bool = False) -> dict[str, Any]:
     """An examples/ application; `fresh_worker` gives it a worker of its own, so tests sharing
     one database never look like duplicate applications of each other."""

@@ -23,7 +23,7 @@ from schemas.outcome import Outcome, SelfCare, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
-from tests.helpers import Driver, china, deadline, example, new_id, refused
+from tests.helpers import Driver, china, deadline, example, green_on_site, new_id, refused
 from workflows import search_attributes as sa
 
 MONDAY = china(2026, 10, 12)  # appraisal Thursday 15 Oct; legal limit Friday 11 Dec
@@ -267,9 +267,7 @@ async def test_extension_once_with_reason_moves_the_legal_limit(
 
 
 async def test_green_channel_internal_clock_beside_the_legal_one(case_env: CaseEnv) -> None:
-    green = example("green_channel").model_copy(
-        update={"mode": "on_site", "mobility_impaired": False}
-    )
+    green = green_on_site()
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, green)
         status = await case.attend()
@@ -284,9 +282,7 @@ async def test_green_channel_internal_clock_beside_the_legal_one(case_env: CaseE
 
 
 async def test_a_granted_reschedule_moves_both_conclusion_clocks(case_env: CaseEnv) -> None:
-    green = example("green_channel").model_copy(
-        update={"mode": "on_site", "mobility_impaired": False}
-    )
+    green = green_on_site()
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, green)
         await case.until(lambda s: s.appointment is not None)

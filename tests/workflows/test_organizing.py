@@ -24,7 +24,16 @@ from schemas.events import (
 from schemas.outcome import Outcome, Verdict
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
-from tests.helpers import Driver, china, deadline, example, new_id, random_credit_code, refused
+from tests.helpers import (
+    Driver,
+    china,
+    deadline,
+    example,
+    green_on_site,
+    new_id,
+    random_credit_code,
+    refused,
+)
 from workflows import search_attributes as sa
 
 # Monday 12 Oct 2026: +3 days notice -> Thursday 15 Oct session; +60 days -> Friday 11 Dec.
@@ -147,9 +156,7 @@ async def test_green_channel_gets_short_clocks_reserved_seats_and_five_experts(
         session,
         china(2026, 10, 14),
     )
-    green = example("green_channel").model_copy(
-        update={"mode": "on_site", "mobility_impaired": False}
-    )
+    green = green_on_site()
     async with case_env(MONDAY) as env:
         normal = await Driver.start(env, example("initial_complete"))
         urgent = await Driver.start(env, green)
