@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -69,9 +68,6 @@ def build_worker(
         workflows=[AppraisalCase],
         activities=activities(pool, http, config),
         interceptors=[CaseLogContext()],
-        # Also set on the workflow itself: input pydantic rejects fails the case, with the
-        # message, instead of failing its first task over and over.
-        workflow_failure_exception_types=[ValidationError],
     )
 
 

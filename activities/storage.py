@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -21,6 +22,7 @@ from schemas.steps import (
     Registration,
     Stage,
     StageTransition,
+    TakenNumber,
 )
 
 # Anything that runs a statement: the pool, a connection, a pooled connection.
@@ -29,6 +31,57 @@ Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 # Columns per stage and milestone: a whitelist, never a name taken from input.
 STAGE_COLUMNS = {stage: f"{stage.value}_at" for stage in Stage}
 MILESTONE_COLUMNS = {"application_complete": "complete_at", "site_appraisal_done": "site_done_at"}
+
+
+# A case number as the starter hands it out: prefix, China-time year, sequence (JN-2026-000123).
+CASE_NUMBER = re.compile(r"^(?P<prefix>[A-Z]{1,8})-(?P<year>\d{4})-(?P<seq>\d{6})$")
+
+
+async def allocate_case_number(conn: Executor, prefix: str, year: int) -> str:
+    """The next free number of `year`: past the counter and past any case registered under a
+    number typed by hand (the UI's form). The counter row serializes concurrent starters."""
+    while True:
+        seq = await conn.fetchval(
+            """INSERT INTO case_numbers (prefix, year, last) VALUES ($1, $2, 1)
+               ON CONFLICT (prefix, year) DO UPDATE SET last = case_numbers.last + 1
+               RETURNING last""",
+            prefix,
+            year,
+        )
+        number = f"{prefix}-{year}-{seq:06d}"
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE case_id = $1)", number
+        ):
+            return number
+
+
+async def claim_case_number(conn: Executor, case_id: str) -> None:
+    """A case registered under a number of the allocator's form moves the counter past it."""
+    if found := CASE_NUMBER.match(case_id):
+        await conn.execute(
+            """INSERT INTO case_numbers (prefix, year, last) VALUES ($1, $2, $3)
+               ON CONFLICT (prefix, year) DO UPDATE SET last = GREATEST(case_numbers.last, $3)""",
+            found["prefix"],
+            int(found["year"]),
+            int(found["seq"]),
+        )
+
+
+def owned(row: asyncpg.Record, case: CaseRegistration) -> bool:
+    """The row belongs to this run. Rows from before runs were recorded belong to a run that
+    still has the case open (Temporal refuses a second run while one is open)."""
+    if row["first_run_id"] is None:
+        return bool(row["stage"] != Stage.archived.value)
+    return bool(row["first_run_id"] == case.first_run_id)
+
+
+def taken(case_id: str, row: asyncpg.Record) -> TakenNumber:
+    return TakenNumber(
+        case_id=case_id,
+        stage=Stage(row["stage"]),
+        received_at=row["received_at"],
+        closed_reason=row["closed_reason"],
+    )
 
 
 def worker_ref(citizen_id: str, key: str) -> str:
@@ -59,15 +112,21 @@ class Storage:
 
     @activity.defn(name="register_case")
     async def register_case(self, case: CaseRegistration) -> Registration:
-        """Insert the case row. Another open case of the same worker, injury and case type makes
-        this one a duplicate: it is recorded closed, naming the open case."""
+        """Insert the case row, bound to the run that registers it. Another open case of the
+        same worker, injury and case type makes this one a duplicate: it is recorded closed,
+        naming the open case. A row of another run means the number is taken: nothing is
+        written, and the answer names that case."""
         ref = worker_ref(case.citizen_id, self.worker_ref_key)
         async with self.pool.acquire() as conn, conn.transaction():
             known = await conn.fetchrow(
-                "SELECT duplicate_of FROM cases WHERE case_id = $1", case.case_id
+                """SELECT duplicate_of, first_run_id, stage, received_at, closed_reason
+                   FROM cases WHERE case_id = $1 FOR UPDATE""",
+                case.case_id,
             )
-            if known:  # registered on an earlier attempt
+            if known and owned(known, case):  # registered on an earlier attempt
                 return Registration(duplicate_of=known["duplicate_of"])
+            if known:
+                return Registration(taken=taken(case.case_id, known))
             open_case = await conn.fetchval(
                 """SELECT case_id FROM cases WHERE worker_ref = $1 AND case_type = $2
                    AND injury_key = $3 AND open""",
@@ -78,8 +137,8 @@ class Storage:
             await conn.execute(
                 """INSERT INTO cases (case_id, case_type, worker_ref, green_channel, mode,
                                       jurisdiction, stage, received_at, injury_key, open,
-                                      duplicate_of)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                                      duplicate_of, first_run_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
                 case.case_id,
                 case.case_type.value,
                 ref,
@@ -91,7 +150,9 @@ class Storage:
                 case.injury_key,
                 open_case is None,
                 open_case,
+                case.first_run_id,
             )
+            await claim_case_number(conn, case.case_id)
             await insert_event(
                 conn,
                 EventRecord(

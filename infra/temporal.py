@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -15,6 +15,10 @@ from temporalio.worker import (
 )
 
 from infra.settings import Settings, settings
+from schemas.application import AppraisalApplication
+from schemas.status import CaseStatus
+
+CASE_WORKFLOW = "AppraisalCase"
 
 
 async def connect(config: Settings | None = None) -> Client:
@@ -23,6 +27,25 @@ async def connect(config: Settings | None = None) -> Client:
         config.temporal_address,
         namespace=config.temporal_namespace,
         data_converter=pydantic_data_converter,
+    )
+
+
+async def start_case(
+    client: Client,
+    application: AppraisalApplication,
+    case_id: str,
+    task_queue: str | None = None,
+    **options: Any,
+) -> WorkflowHandle[Any, CaseStatus]:
+    """Start a case. The workflow takes its input raw and validates it itself (so that no
+    payload can wedge it), hence the start by name; the result is typed here."""
+    return await client.start_workflow(
+        CASE_WORKFLOW,
+        application,
+        id=case_id,
+        task_queue=task_queue or settings().task_queue,
+        result_type=CaseStatus,
+        **options,
     )
 
 

@@ -9,14 +9,19 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.application import Material, MaterialKind
+from schemas.application import Address, Material, MaterialKind
 from schemas.outcome import Outcome
+from schemas.steps import Recipient
+from schemas.vocabulary import PostalStatus
+
+__all__ = ["PostalStatus"]  # re-exported: the postal event's vocabulary
 
 EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
 
 
 class CaseEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # hide_input_in_errors: a refused payload's message never repeats personal data.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     event_id: EventId = Field(description="unique per event; a repeat with the same id is ignored")
     actor: Annotated[str, Field(min_length=1, max_length=80, description="who reports it")]
@@ -37,13 +42,6 @@ class ConclusionDecision(CaseEvent):
     basis: Annotated[str, Field(min_length=2, max_length=200)] = "GB/T 16180-2014"
 
 
-class PostalStatus(StrEnum):
-    accepted = "accepted"  # 收寄
-    in_transit = "in_transit"
-    delivered = "delivered"  # 签收
-    returned = "returned"  # 退回
-
-
 class PostalEvent(CaseEvent):
     """A tracking event from the postal service (signal `postal_event`)."""
 
@@ -62,7 +60,7 @@ Reason = Annotated[str, Field(min_length=2, max_length=500)]
 
 
 class SupplementItem(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     kind: MaterialKind
     note: str | None = Field(default=None, max_length=200, description="what exactly is missing")
@@ -167,4 +165,13 @@ class ConclusionExtension(CaseEvent):
     """The one 30-day extension of the legal limit, for a complex case
     (update `extend_conclusion_deadline`)."""
 
+    reason: Reason
+
+
+class AddressCorrection(CaseEvent):
+    """The office corrects a recipient's address after the courier refused the letter
+    (update `correct_address`); the letter is posted again under a new waybill."""
+
+    recipient: Recipient
+    address: Address
     reason: Reason

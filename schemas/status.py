@@ -1,4 +1,6 @@
-"""What the `status` query answers: where the case stands and what it waits for."""
+"""What the `status` query answers: where the case stands and what it waits for.
+
+Every time in it is China time (UTC+08:00, ISO 8601 with the offset in JSON)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pydantic import BaseModel, Field
 from schemas.application import AppraisalMode, CaseType, Jurisdiction, MaterialKind
 from schemas.outcome import Outcome
 from schemas.steps import Appointment, Panel, Shipment, Stage
+from schemas.vocabulary import ClockName, CloseReason
 
 
 class StageEntry(BaseModel):
@@ -17,7 +20,7 @@ class StageEntry(BaseModel):
 
 
 class Deadline(BaseModel):
-    name: str
+    name: ClockName
     due_on: date  # the last day, by the counting rule
     due_at: datetime  # the instant it passes: the end of that day, China time
     seconds_left: float
@@ -39,7 +42,8 @@ class CaseStatus(BaseModel):
     panel_majority: Outcome | None = None
     conclusion: Outcome | None = None
     shipments: list[Shipment] = Field(default_factory=list)
-    closed_reason: str | None = None
+    closed: CloseReason | None = None
+    closed_reason: str | None = None  # the recorded reason, in words
     archive_sha256: str | None = None
     policy_version: str | None = None
     receipt_date: date | None = None

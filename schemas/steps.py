@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.application import Address, AppraisalMode, CaseType, Jurisdiction, Specialty
 from schemas.outcome import Outcome
+from schemas.vocabulary import Channel, EventKind, Party, PostalStatus
 
 
 class Stage(StrEnum):
@@ -33,7 +34,7 @@ STAGE_LABELS = {
 
 
 class CaseStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     case_id: str
     stage: Stage
@@ -50,12 +51,26 @@ class CaseRegistration(CaseStep):
     jurisdiction: Jurisdiction
     received_at: AwareDatetime
     injury_key: str = Field(description="what makes two applications the same: the injury date")
+    first_run_id: str | None = Field(
+        default=None, description="the run that owns this case number (kept by continue-as-new)"
+    )
+
+
+class TakenNumber(BaseModel):
+    """The case that already holds a case number another run tried to use."""
+
+    case_id: str
+    stage: Stage
+    received_at: datetime
+    closed_reason: str | None = None
 
 
 class Registration(BaseModel):
-    """`duplicate_of` names the open case for the same worker, injury and case type."""
+    """`duplicate_of` names the open case for the same worker, injury and case type;
+    `taken` the other case holding this number (then nothing was written)."""
 
     duplicate_of: str | None = None
+    taken: TakenNumber | None = None
 
 
 class StageTransition(CaseStep):
@@ -77,7 +92,7 @@ class EventRecord(CaseStep):
     """One line of the append-only case event log; `key` makes a repeat a no-op."""
 
     key: str
-    kind: str
+    kind: EventKind
     actor: str
     at: AwareDatetime
     data: dict[str, Any] = Field(default_factory=dict)
@@ -169,16 +184,18 @@ class LetterRequest(CaseStep):
     mobile: str | None
     address: Address
     document_ref: str
+    attempt: int = Field(default=1, ge=1, description="a new attempt after a corrected address")
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.case_id}:letter:{self.recipient}"
+        key = f"{self.case_id}:letter:{self.recipient}"
+        return key if self.attempt == 1 else f"{key}:{self.attempt}"
 
 
 class Shipment(BaseModel):
     recipient: Recipient
     waybill_no: str
-    status: str = "accepted"
+    status: PostalStatus = PostalStatus.accepted
     delivered_at: datetime | None = None
     signer: str | None = None
 
@@ -187,8 +204,8 @@ class OutboxMessage(CaseStep):
     """A message for another party (benefits agency, the worker): queued once per key."""
 
     key: str
-    channel: str
-    recipient: str
+    channel: Channel
+    recipient: Party
     subject: str
     body: dict[str, Any] = Field(default_factory=dict)
 

@@ -14,10 +14,14 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from infra.temporal import start_case
 from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.events import (
@@ -99,16 +103,28 @@ async def wait_for(
         raise AssertionError(f"case {handle.id} stuck: {await stuck(handle)}") from None
 
 
-async def stuck(handle: WorkflowHandle[Any, Any]) -> str:
-    """Where a case waits: its stage and pending activities with their last failure."""
-    status: CaseStatus = await handle.query(AppraisalCase.status)
-    # The raw call: the test server keeps an unset Datetime attribute as null, which the
-    # client's describe() cannot decode.
-    raw = await handle._client.workflow_service.describe_workflow_execution(
+async def describe_raw(handle: WorkflowHandle[Any, Any]) -> DescribeWorkflowExecutionResponse:
+    """The raw describe: the time-skipping server keeps an unset Datetime search attribute as
+    null, which the client's describe() cannot decode (the dev server drops it)."""
+    return await handle._client.workflow_service.describe_workflow_execution(
         DescribeWorkflowExecutionRequest(
             namespace=handle._client.namespace, execution=WorkflowExecution(workflow_id=handle.id)
         )
     )
+
+
+async def search_attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
+    """The case's search attributes by name; an unset one is absent."""
+    raw = await describe_raw(handle)
+    fields = raw.workflow_execution_info.search_attributes.indexed_fields
+    found = {name: json.loads(payload.data) for name, payload in fields.items()}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+async def stuck(handle: WorkflowHandle[Any, Any]) -> str:
+    """Where a case waits: its stage and pending activities with their last failure."""
+    status: CaseStatus = await handle.query(AppraisalCase.status)
+    raw = await describe_raw(handle)
     pending = [
         f"{a.activity_type.name} attempt {a.attempt} ({a.last_failure.message or 'no failure'})"
         for a in raw.pending_activities
@@ -133,14 +149,18 @@ class Driver:
     async def start(
         cls, env: WorkflowEnvironment, application: AppraisalApplication, case_id: str | None = None
     ) -> Driver:
-        handle = await env.client.start_workflow(
-            AppraisalCase.run, application, id=case_id or new_id(), task_queue="appraisal-test"
+        handle = await start_case(
+            env.client, application, case_id or new_id(), task_queue="appraisal-test"
         )
         return cls(env, handle)
 
     async def status(self) -> CaseStatus:
         result: CaseStatus = await self.handle.query(AppraisalCase.status)
         return result
+
+    async def result(self) -> CaseStatus:
+        final: CaseStatus = await self.handle.result()
+        return final
 
     async def until(self, predicate: Callable[[CaseStatus], bool]) -> CaseStatus:
         return await wait_for(self.handle, predicate)
@@ -184,7 +204,13 @@ class Driver:
         await self.review()
         decision = ConclusionDecision(event_id=new_id("dec"), actor="committee", outcome=outcome)
         await self.update("issue_conclusion", decision)
-        return await self.until(lambda s: len(s.shipments) == 2)
+        return await self.posted()
+
+    async def posted(self) -> CaseStatus:
+        """Both letters in the post and the delivery clock running."""
+        return await self.until(
+            lambda s: len(s.shipments) == 2 and any(d.name == "delivery" for d in s.deadlines)
+        )
 
     async def review(self) -> None:
         """The three review layers sign off in order."""
@@ -195,7 +221,7 @@ class Driver:
             await self.update("sign_off_review", signoff)
 
     async def deliver(self) -> CaseStatus:
-        status = await self.until(lambda s: len(s.shipments) == 2)
+        status = await self.posted()
         for shipment in status.shipments:
             await self.handle.signal(
                 AppraisalCase.postal_event,
@@ -227,5 +253,15 @@ async def refused(driver: Driver, name: str, payload: Any) -> str:
     try:
         await driver.update(name, payload)
     except WorkflowUpdateFailedError as failed:
-        return str(failed.cause)
+        return failure_chain(failed)
     raise AssertionError(f"update {name} was accepted")
+
+
+def failure_chain(error: BaseException | None) -> str:
+    """Every message down a failure's cause chain (a payload refused while decoding says
+    "Failed decoding arguments" and names the field in its cause)."""
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = getattr(error, "cause", None) or error.__cause__
+    return " <- ".join(messages[1:] or messages)

@@ -1,14 +1,18 @@
 """AppraisalCase: one work-ability appraisal case, from application to sealed archive.
 
-Handlers only route: each stage module owns its validators (answer at once, with the reason)
-and handlers (record the event, then change the case)."""
+Handlers only route: every event passes the one gate (workflows/gate.py) with its stage's rule
+(the validator answers at once, with the reason) and its change. The input arrives raw and is
+validated here (workflows/intake.py): a bad application is the only thing that fails a case."""
 
 from __future__ import annotations
 
 import asyncio
 
 from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
+from workflows import gate, intake, legacy
 from workflows.case_file import CaseFile
 from workflows.stages import (
     acceptance,
@@ -22,11 +26,9 @@ from workflows.stages import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
-
-    from schemas.application import AppraisalApplication
     from schemas.clock import today
     from schemas.events import (
+        AddressCorrection,
         AttendanceRecord,
         ConclusionDecision,
         ConclusionExtension,
@@ -48,144 +50,217 @@ with workflow.unsafe.imports_passed_through():
 STAGES = (acceptance, organizing, conclusion, delivery)
 
 
-# A pydantic ValidationError (bad input from the UI, a bad payload) fails the workflow with the
-# message instead of failing its task over and over.
-@workflow.defn(name="AppraisalCase", failure_exception_types=[ValidationError])
+@workflow.defn(name="AppraisalCase")
 class AppraisalCase:
     @workflow.init
-    def __init__(self, application: AppraisalApplication) -> None:
+    def __init__(self, application: RawValue) -> None:
+        # Decided once, before any command: replaying a case started before the hardening
+        # takes the old paths (workflows/legacy.py).
+        hardened = workflow.patched(legacy.HARDENED_CORE)
+        read = intake.read_application(application)
+        self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
-        self.case = CaseFile(
-            case_id=workflow.info().workflow_id,
-            application=application,
-            received_at=workflow.now(),
-            receipt_date=application.received_on or today(),
-        )
+        self.file = None
+        if not isinstance(read, ApplicationError):
+            self.file = CaseFile(
+                case_id=workflow.info().workflow_id,
+                application=read,
+                received_at=workflow.now(),
+                receipt_date=read.received_on or today(),
+                hardened=hardened,
+            )
+
+    @property
+    def case(self) -> CaseFile:
+        """The case, for updates and queries; refused when the application was not valid."""
+        if self.file is None:
+            raise gate.refusal("申请不符合要求, 案件未受理 (the application was not valid)")
+        return self.file
 
     @workflow.run
-    async def run(self, application: AppraisalApplication) -> CaseStatus:
+    async def run(self, application: RawValue) -> CaseStatus:
+        if self.invalid is not None:
+            raise self.invalid
         case = self.case
         for stage in STAGES:
             await stage.run(case)
-            if case.closed_reason:  # refused, abandoned or terminated: still archived
+            if case.closed:  # refused, abandoned or terminated: still archived
                 break
-        await archiving.run(case, reason=case.closed_reason or "delivered")
+        await archiving.run(case)
         await asyncio.gather(*case.watchers)  # clocks spanning stages end with the case
         await workflow.wait_condition(workflow.all_handlers_finished)
         return case.status(workflow.now())
 
-    @workflow.query
+    @workflow.query(
+        description="Where the case stands: stage, deadlines, pending actions, panel, decisions (CaseStatus)."
+    )
     def status(self) -> CaseStatus:
         return self.case.status(workflow.now())
 
     # acceptance
-    @workflow.update
+    @workflow.update(
+        description="The one-time notice listing every missing material (一次性告知); the applicant then has the policy's time to supplement."
+    )
     async def issue_supplement_notice(self, notice: SupplementNotice) -> str:
-        return await acceptance.issue_notice(self.case, notice)
+        return await gate.apply(self.case, notice, acceptance.check_notice, acceptance.issue_notice)
 
     @issue_supplement_notice.validator
     def _check_notice(self, notice: SupplementNotice) -> None:
-        acceptance.check_notice(self.case, notice)
+        gate.check(self.case, notice, acceptance.check_notice)
 
-    @workflow.signal
+    @workflow.signal(
+        description="Materials handed in after the supplement notice (补正材料); the case is accepted once nothing is outstanding."
+    )
     async def materials_supplemented(self, event: MaterialsSupplemented) -> None:
-        await acceptance.on_supplemented(self.case, event)
+        if self.file:  # a signal to a case whose application was not valid is dropped
+            await gate.deliver(
+                self.file, event, acceptance.check_supplemented, acceptance.on_supplemented
+            )
 
-    @workflow.update
+    @workflow.update(description="More time to supplement, for a recorded good reason.")
     async def extend_supplement_deadline(self, extension: SupplementExtension) -> str:
-        return await acceptance.extend(self.case, extension)
+        return await gate.apply(self.case, extension, acceptance.check_extension, acceptance.extend)
 
     @extend_supplement_deadline.validator
     def _check_extension(self, extension: SupplementExtension) -> None:
-        acceptance.check_extension(self.case, extension)
+        gate.check(self.case, extension, acceptance.check_extension)
 
     # organizing
-    @workflow.update
+    @workflow.update(
+        description="Draw the panel again after a shortage, once the expert pool was extended."
+    )
     async def redraw_panel(self, request: PanelRedraw) -> str:
-        return await organizing.redraw(self.case, request)
+        return await gate.apply(self.case, request, organizing.check_redraw, organizing.redraw)
 
     @redraw_panel.validator
     def _check_redraw(self, request: PanelRedraw) -> None:
-        organizing.check_redraw(self.case, request)
+        gate.check(self.case, request, organizing.check_redraw)
 
-    @workflow.update
+    @workflow.update(
+        description="The office books or moves the appraisal (a session, or a time and place); the legal deadline does not move."
+    )
     async def schedule_appraisal(self, choice: ScheduleAppraisal) -> str:
-        return await appointments.schedule(self.case, choice)
+        return await gate.apply(
+            self.case, choice, appointments.check_schedule, appointments.schedule
+        )
 
     @schedule_appraisal.validator
     def _check_schedule(self, choice: ScheduleAppraisal) -> None:
-        appointments.check_schedule(self.case, choice)
+        gate.check(self.case, choice, appointments.check_schedule)
 
-    @workflow.update
+    @workflow.update(
+        description="Grant the worker's request to move the appraisal; the conclusion deadline moves by the same delay."
+    )
     async def reschedule(self, request: Reschedule) -> str:
-        return await appointments.reschedule(self.case, request)
+        return await gate.apply(
+            self.case, request, appointments.check_reschedule, appointments.reschedule
+        )
 
     @reschedule.validator
     def _check_reschedule(self, request: Reschedule) -> None:
-        appointments.check_reschedule(self.case, request)
+        gate.check(self.case, request, appointments.check_reschedule)
 
-    @workflow.update
+    @workflow.update(
+        description="Attendance on the appraisal day (identity verified), or a no-show with or without a good reason."
+    )
     async def record_attendance(self, record: AttendanceRecord) -> str:
-        return await appointments.record_attendance(self.case, record)
+        return await gate.apply(
+            self.case, record, appointments.check_attendance, appointments.record_attendance
+        )
 
     @record_attendance.validator
     def _check_attendance(self, record: AttendanceRecord) -> None:
-        appointments.check_attendance(self.case, record)
+        gate.check(self.case, record, appointments.check_attendance)
 
     # conclusion
-    @workflow.update
+    @workflow.update(
+        description="The panel commissions examinations from a hospital (委托检查); opinions wait for the results."
+    )
     async def commission_examination(self, order: ExaminationOrder) -> str:
-        return await examinations.commission_examination(self.case, order)
+        return await gate.apply(
+            self.case, order, examinations.check_examination, examinations.commission_examination
+        )
 
     @commission_examination.validator
     def _check_examination(self, order: ExaminationOrder) -> None:
-        examinations.check_examination(self.case, order)
+        gate.check(self.case, order, examinations.check_examination)
 
-    @workflow.signal
+    @workflow.signal(description="A hospital reports the commissioned examination results.")
     async def examination_results(self, results: ExaminationResults) -> None:
-        await examinations.on_results(self.case, results)
+        if self.file:
+            await gate.deliver(
+                self.file, results, examinations.check_results, examinations.on_results
+            )
 
-    @workflow.update
+    @workflow.update(
+        description="The worker refuses the commissioned examinations: this appraisal ends (当次鉴定终止)."
+    )
     async def record_examination_refusal(self, refusal: ExaminationRefusal) -> str:
-        return await examinations.refuse_examination(self.case, refusal)
+        return await gate.apply(
+            self.case, refusal, examinations.check_refusal, examinations.refuse_examination
+        )
 
     @record_examination_refusal.validator
     def _check_refusal(self, refusal: ExaminationRefusal) -> None:
-        examinations.check_refusal(self.case, refusal)
+        gate.check(self.case, refusal, examinations.check_refusal)
 
-    @workflow.update
+    @workflow.update(
+        description="A panel member's opinion on the case type's scale; a correction replaces it until the review starts."
+    )
     async def record_opinion(self, opinion: ExpertOpinion) -> str:
-        return await opinions.record_opinion(self.case, opinion)
+        return await gate.apply(self.case, opinion, opinions.check_opinion, opinions.record_opinion)
 
     @record_opinion.validator
     def _check_opinion(self, opinion: ExpertOpinion) -> None:
-        opinions.check_opinion(self.case, opinion)
+        gate.check(self.case, opinion, opinions.check_opinion)
 
-    @workflow.update
+    @workflow.update(
+        description="A review group (面检组 → 总检组 → 复核组, in order) signs off or sends the case back with a reason."
+    )
     async def sign_off_review(self, signoff: ReviewSignoff) -> str:
-        return await opinions.sign_off(self.case, signoff)
+        return await gate.apply(self.case, signoff, opinions.check_signoff, opinions.sign_off)
 
     @sign_off_review.validator
     def _check_signoff(self, signoff: ReviewSignoff) -> None:
-        opinions.check_signoff(self.case, signoff)
+        gate.check(self.case, signoff, opinions.check_signoff)
 
-    @workflow.update
+    @workflow.update(
+        description="The one 30-day extension of the 60-day legal limit, with a reason, before it runs out."
+    )
     async def extend_conclusion_deadline(self, extension: ConclusionExtension) -> str:
-        return await conclusion.extend(self.case, extension)
+        return await gate.apply(self.case, extension, conclusion.check_extension, conclusion.extend)
 
     @extend_conclusion_deadline.validator
     def _check_conclusion_extension(self, extension: ConclusionExtension) -> None:
-        conclusion.check_extension(self.case, extension)
+        gate.check(self.case, extension, conclusion.check_extension)
 
-    @workflow.update
+    @workflow.update(
+        description="The committee's conclusion, following the panel majority after all three sign-offs; the letter is then issued by the case."
+    )
     async def issue_conclusion(self, decision: ConclusionDecision) -> str:
-        return await conclusion.issue_conclusion(self.case, decision)
+        decide = conclusion.decide if self.case.hardened else legacy.issue_conclusion
+        return await gate.apply(self.case, decision, conclusion.check_decision, decide)
 
     @issue_conclusion.validator
     def _check_decision(self, decision: ConclusionDecision) -> None:
-        conclusion.check_decision(self.case, decision)
+        gate.check(self.case, decision, conclusion.check_decision)
 
     # delivery
-    @workflow.signal
+    @workflow.signal(
+        description="A postal tracking event (EMS accepted, in transit, signed for, returned) for a conclusion letter."
+    )
     async def postal_event(self, event: PostalEvent) -> None:
-        await delivery.on_postal_event(self.case, event)
+        if self.file:
+            await gate.deliver(self.file, event, delivery.check_postal, delivery.on_postal_event)
+
+    @workflow.update(
+        description="Correct a recipient's address after the courier refused the letter; it is posted again."
+    )
+    async def correct_address(self, correction: AddressCorrection) -> str:
+        return await gate.apply(
+            self.case, correction, delivery.check_address, delivery.correct_address
+        )
+
+    @correct_address.validator
+    def _check_address(self, correction: AddressCorrection) -> None:
+        gate.check(self.case, correction, delivery.check_address)

@@ -10,9 +10,11 @@ from datetime import date, datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.application import AppraisalApplication, Material, MaterialKind
+    from schemas.application import Address, AppraisalApplication, Material, MaterialKind
+    from schemas.clock import CHINA_TZ
     from schemas.events import (
         AttendanceRecord,
+        ConclusionDecision,
         ExaminationOrder,
         PostalEvent,
         ReviewLayer,
@@ -22,7 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from schemas.outcome import Outcome
     from schemas.policy import DeadlinePolicy
     from schemas.status import CaseStatus, Deadline, StageEntry
-    from schemas.steps import Appointment, Panel, Shipment, Stage
+    from schemas.steps import Appointment, Panel, Recipient, Shipment, Stage
+    from schemas.vocabulary import ClockName, CloseReason, PostalStatus
 
 
 def majority(opinions: list[Outcome]) -> Outcome | None:
@@ -33,9 +36,13 @@ def majority(opinions: list[Outcome]) -> Outcome | None:
     return outcome if votes * 2 > len(opinions) else None
 
 
-CONCLUSION = "conclusion"  # the legal limit: 60 days from the complete application
-GREEN_CONCLUSION = "green_conclusion"  # the green channel's shorter internal clock
-SITE_PROMISE = "site_promise"  # the local promise: conclusion within 5 days of the appraisal
+def china(at: datetime) -> datetime:
+    """A time as people read it: China time (UTC+08:00)."""
+    return at.astimezone(CHINA_TZ)
+
+
+def china_text(at: datetime) -> str:
+    return f"{china(at):%Y-%m-%d %H:%M} 北京时间"
 
 
 @dataclass(eq=False)  # identity matters: a moved clock is a new Clock
@@ -56,18 +63,27 @@ class CaseFile:
     application: AppraisalApplication
     received_at: datetime
     receipt_date: date
+    # False only when replaying a case started before the core hardening (workflows/legacy.py).
+    hardened: bool = True
+    registered: bool = False  # the case number is bound to this run: events may apply
+    # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
+    # given to each applied event, so a repeat gets the same answer and changes nothing.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    answers: dict[str, str] = field(default_factory=dict)
+    shown: dict[str, object] = field(default_factory=dict)  # search attributes last upserted
     stage: Stage = Stage.acceptance
     stages: list[StageEntry] = field(default_factory=list)
     policy: DeadlinePolicy | None = None
-    clocks: dict[str, Clock] = field(default_factory=dict)
+    clocks: dict[ClockName, Clock] = field(default_factory=dict)
     watchers: list[asyncio.Task[bool]] = field(default_factory=list)
     # acceptance
+    duplicate_of: str | None = None  # the open case of the same worker and injury
     missing: list[MaterialKind] = field(default_factory=list)
     notice: SupplementNotice | None = None
     supplement_due: date | None = None
     supplied: list[Material] = field(default_factory=list)
     complete_on: date | None = None
-    conclusion_due: dict[str, date] = field(default_factory=dict)  # base due dates
+    conclusion_due: dict[ClockName, date] = field(default_factory=dict)  # base due dates
     extension_days: int = 0  # the one extension of the legal limit
     # organizing
     draw_attempt: int = 1
@@ -91,18 +107,35 @@ class CaseFile:
     examination_pending: ExaminationOrder | None = None
     opinions: dict[str, Outcome] = field(default_factory=dict)
     decision_id: str | None = None  # the event that issued the conclusion
-    conclusion: Outcome | None = None
+    decision: ConclusionDecision | None = None
+    decided_at: datetime | None = None
+    conclusion: Outcome | None = None  # decided by the committee
+    letter_problem: str | None = None  # why the conclusion letter cannot be issued (escalated)
+    # delivery
     shipments: dict[str, Shipment] = field(default_factory=dict)  # by waybill number
-    seen_events: set[str] = field(default_factory=set)
     early_postal: list[PostalEvent] = field(default_factory=list)
-    closed_reason: str | None = None
-    closing_outcome: str | None = None  # refused / abandoned / terminated, for CaseOutcome
+    rejected: dict[Recipient, str] = field(default_factory=dict)  # the courier refused a letter
+    addresses: dict[Recipient, Address] = field(default_factory=dict)  # corrected by the office
+    letter_attempts: dict[Recipient, int] = field(default_factory=dict)
+    closed: CloseReason | None = None
+    closed_reason: str | None = None  # the recorded reason, in words
     archive_sha256: str | None = None
 
     @property
     def decided(self) -> bool:
-        """No conclusion clock runs any more: the conclusion is issued or the case closed."""
-        return self.conclusion is not None or bool(self.closed_reason)
+        """No conclusion clock runs any more: the conclusion is decided or the case closed."""
+        return self.conclusion is not None or self.closed is not None
+
+    @property
+    def closed_text(self) -> str | None:
+        """How the case closed, as the case row and the archive keep it."""
+        if self.closed is None:
+            return None
+        return (
+            f"{self.closed.value}: {self.closed_reason}"
+            if self.closed_reason
+            else self.closed.value
+        )
 
     @property
     def green(self) -> bool:
@@ -141,38 +174,21 @@ class CaseFile:
     @property
     def all_delivered(self) -> bool:
         return bool(self.shipments) and all(
-            s.status == "delivered" for s in self.shipments.values()
+            s.status is PostalStatus.delivered for s in self.shipments.values()
         )
 
     def pending_actions(self) -> list[str]:
-        if self.closed_reason:
+        """What the case waits for, and from whom; times in China time."""
+        if self.closed is not None:
             return []
         if self.stage is Stage.acceptance:
             return self._acceptance_actions()
         if self.stage is Stage.organizing:
             return self._organizing_actions()
-        if self.stage is Stage.conclusion and self.examination_pending:
-            return [f"examination_results from {self.examination_pending.hospital}"]
-        if self.stage is Stage.conclusion and self.conclusion is None:
-            missing = [e for e in self.panel_ids if e not in self.opinions]
-            if missing:
-                return [f"record_opinion from {e}" for e in missing]
-            if self.panel_majority is None:
-                return [
-                    f"panel deliberation (round {self.deliberations}): experts correct opinions"
-                ]
-            for layer in ReviewLayer:
-                if layer not in self.signoffs:
-                    return [
-                        f"sign_off_review by the {layer.value} group (round {self.review_round})"
-                    ]
-            return ["issue_conclusion"]
+        if self.stage is Stage.conclusion:
+            return self._conclusion_actions()
         if self.stage is Stage.delivery:
-            return [
-                f"postal_event delivered for {s.waybill_no} ({s.recipient.value})"
-                for s in self.shipments.values()
-                if s.status != "delivered"
-            ]
+            return self._delivery_actions()
         return []
 
     def _acceptance_actions(self) -> list[str]:
@@ -180,7 +196,8 @@ class CaseFile:
             return ["issue_supplement_notice listing: " + ", ".join(self.missing)]
         if self.notice is not None and self.outstanding():
             return [
-                f"materials_supplemented by {self.supplement_due}: " + ", ".join(self.outstanding())
+                f"materials_supplemented by {self.supplement_due} (北京时间): "
+                + ", ".join(self.outstanding())
             ]
         return []
 
@@ -194,10 +211,37 @@ class CaseFile:
         if self.needs_reschedule:
             return ["reschedule: the worker missed the appraisal with a good reason"]
         if self.appointment and self.attendance is None:
-            return [
-                f"record_attendance at {self.appointment.starts_at:%Y-%m-%d %H:%M} {self.appointment.place}"
-            ]
+            at = china_text(self.appointment.starts_at)
+            return [f"record_attendance at {at} {self.appointment.place}"]
         return []
+
+    def _conclusion_actions(self) -> list[str]:
+        if self.examination_pending:
+            return [f"examination_results from {self.examination_pending.hospital}"]
+        if self.conclusion is not None:
+            if self.letter_problem:
+                return [f"结论书无法出具, 已上报 (letter escalated): {self.letter_problem}"]
+            return ["结论书出具中 (the conclusion letter is being issued)"]
+        missing = [e for e in self.panel_ids if e not in self.opinions]
+        if missing:
+            return [f"record_opinion from {e}" for e in missing]
+        if self.panel_majority is None:
+            return [f"panel deliberation (round {self.deliberations}): experts correct opinions"]
+        for layer in ReviewLayer:
+            if layer not in self.signoffs:
+                return [f"sign_off_review by the {layer.value} group (round {self.review_round})"]
+        return ["issue_conclusion"]
+
+    def _delivery_actions(self) -> list[str]:
+        refused = [
+            f"correct_address for {recipient.value}: 快递拒收 (the courier refused the letter): {why}"
+            for recipient, why in self.rejected.items()
+        ]
+        return refused + [
+            f"postal_event delivered for {s.waybill_no} ({s.recipient.value})"
+            for s in self.shipments.values()
+            if s.status is not PostalStatus.delivered
+        ]
 
     def status(self, now: datetime) -> CaseStatus:
         app = self.application
@@ -208,13 +252,17 @@ class CaseFile:
             green_channel=app.green_channel,
             mode=app.mode,
             jurisdiction=app.jurisdiction,
-            stages=list(self.stages),
+            stages=[StageEntry(stage=s.stage, entered_at=china(s.entered_at)) for s in self.stages],
             pending_actions=self.pending_actions(),
             panel=self.panel,
             opinions=dict(self.opinions),
             panel_majority=self.panel_majority,
             conclusion=self.conclusion,
-            shipments=list(self.shipments.values()),
+            shipments=[
+                s.model_copy(update={"delivered_at": s.delivered_at and china(s.delivered_at)})
+                for s in self.shipments.values()
+            ],
+            closed=self.closed,
             closed_reason=self.closed_reason,
             archive_sha256=self.archive_sha256,
             deadlines=self.deadlines(now),
@@ -222,7 +270,10 @@ class CaseFile:
             receipt_date=self.receipt_date,
             complete_on=self.complete_on,
             missing_materials=self.outstanding() if self.complete_on is None else [],
-            appointment=self.appointment,
+            appointment=self.appointment
+            and self.appointment.model_copy(
+                update={"starts_at": china(self.appointment.starts_at)}
+            ),
             attendance=self.attendance.status.value if self.attendance else None,
             deadline_shift_days=self.shift_days,
             examinations=[e.hospital + ": " + ", ".join(e.items) for e in self.examinations],

@@ -19,6 +19,7 @@ from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 with workflow.unsafe.imports_passed_through():
     from activities.workdays import Workdays
     from schemas.clock import CHINA_TZ
+    from schemas.vocabulary import ClockName, EventKind, Party
     from schemas.workdays import DayUnit, DueDate, DueRequest
 
 
@@ -28,11 +29,14 @@ def end_of(day: date) -> datetime:
 
 async def due(start: date, days: int, unit: DayUnit) -> DueDate:
     return await workflow.execute_activity_method(
-        Workdays.compute_due, DueRequest(start=start, days=days, unit=unit), **ACTIVITY_OPTIONS
+        Workdays.compute_due,
+        DueRequest(start=start, days=days, unit=unit),
+        summary=f"期限计算 {start} + {days} {unit.value}",
+        **ACTIVITY_OPTIONS,
     )
 
 
-def start_clock(case: CaseFile, name: str, due_on: date, remind: bool = True) -> None:
+def start_clock(case: CaseFile, name: ClockName, due_on: date, remind: bool = True) -> None:
     """Start clock `name`, or move it: a moved clock keeps its start and reminds anew."""
     running = case.clocks.get(name)
     started = running.started_at if running else workflow.now()
@@ -42,17 +46,19 @@ def start_clock(case: CaseFile, name: str, due_on: date, remind: bool = True) ->
     show(case)
 
 
-def stop_clock(case: CaseFile, name: str) -> None:
+def stop_clock(case: CaseFile, name: ClockName) -> None:
     case.clocks.pop(name, None)
     show(case)
 
 
-def watch_in_background(case: CaseFile, name: str, done: Callable[[], bool]) -> None:
+def watch_in_background(case: CaseFile, name: ClockName, done: Callable[[], bool]) -> None:
     """Watch a clock that spans stages (the conclusion limit runs from acceptance)."""
     case.watchers.append(asyncio.create_task(watch(case, name, done)))
 
 
-async def watch(case: CaseFile, name: str, done: Callable[[], bool], detail: str = "") -> bool:
+async def watch(
+    case: CaseFile, name: ClockName, done: Callable[[], bool], detail: str = ""
+) -> bool:
     """Wait for `done` against clock `name`: True if in time. Reminds, escalates once on a
     breach, then goes on waiting (the duty remains); the clock is stopped either way."""
     met = True
@@ -72,20 +78,23 @@ async def watch(case: CaseFile, name: str, done: Callable[[], bool], detail: str
     return met
 
 
-async def in_time(case: CaseFile, name: str, done: Callable[[], bool]) -> bool:
+async def in_time(case: CaseFile, name: ClockName, done: Callable[[], bool]) -> bool:
     """True when `done` holds before clock `name` is due; nothing is escalated here."""
     clock = case.clocks[name]
     return done() or await _wait(case, name, clock, done, clock.due_at)
 
 
 async def _wait(
-    case: CaseFile, name: str, clock: Clock, done: Callable[[], bool], until: datetime | None
+    case: CaseFile, name: ClockName, clock: Clock, done: Callable[[], bool], until: datetime | None
 ) -> bool:
     """Wait for `done` or a move of the clock; False when `until` came first."""
     left = None if until is None else max(until - workflow.now(), timedelta(0))
+    alarm = "提醒" if until is not None and until < clock.due_at else "到期"
     try:
         await workflow.wait_condition(
-            lambda: done() or case.clocks.get(name) is not clock, timeout=left
+            lambda: done() or case.clocks.get(name) is not clock,
+            timeout=left,
+            timeout_summary=f"{name.label} {alarm} (due {clock.due_on} 24:00 北京时间)",
         )
     except TimeoutError:
         return False
@@ -104,22 +113,24 @@ def next_alarm(case: CaseFile, clock: Clock) -> tuple[datetime | None, float | N
     return clock.due_at, None
 
 
-async def remind(case: CaseFile, name: str, clock: Clock, fraction: float) -> None:
-    data = {"clock": name, "due_on": clock.due_on.isoformat(), "at": f"{fraction:.0%}"}
+async def remind(case: CaseFile, name: ClockName, clock: Clock, fraction: float) -> None:
+    data = {"clock": name.value, "due_on": clock.due_on.isoformat(), "at": f"{fraction:.0%}"}
     key = f"deadline.reminder:{name}:{clock.due_on}:{fraction}"
-    await record_event(case, key, "deadline.reminder", "system", data)
-    await notify(case, key, "case_officer", f"案件 {case.case_id} 期限提醒: {name}", data)
+    await record_event(case, key, EventKind.deadline_reminder, "system", data)
+    subject = f"案件 {case.case_id} 期限提醒: {name.label} {clock.due_on} 届满"
+    await notify(case, key, Party.case_officer, subject, data)
 
 
-async def escalate(case: CaseFile, name: str, detail: str = "") -> None:
+async def escalate(case: CaseFile, name: ClockName, detail: str = "") -> None:
     clock = case.clocks[name]
     clock.overdue = True
-    data = {"clock": name, "due_on": clock.due_on.isoformat(), "detail": detail}
+    data = {"clock": name.value, "due_on": clock.due_on.isoformat(), "detail": detail}
     key = f"deadline.breached:{name}:{clock.due_on}"
-    await record_event(case, key, "deadline.breached", "system", data)
-    subject = f"案件 {case.case_id} 逾期: {name}"
-    await notify(case, f"escalation:{name}:{clock.due_on}", "supervisor", subject, data)
+    await record_event(case, key, EventKind.deadline_breached, "system", data)
+    subject = f"案件 {case.case_id} 逾期: {name.label} ({clock.due_on} 届满)"
+    await notify(case, f"escalation:{name}:{clock.due_on}", Party.supervisor, subject, data)
     show(case)
     workflow.logger.warning(
-        "deadline breached", extra={"case_id": case.case_id, "stage": case.stage, "clock": name}
+        "deadline breached",
+        extra={"case_id": case.case_id, "stage": case.stage, "clock": name.value},
     )

@@ -10,29 +10,27 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeKey
 
 from workflows import search_attributes as sa
-from workflows.case_file import CaseFile
+from workflows.case_file import CaseFile, china_text
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import MessageRef, Notifications
     from activities.storage import Storage
     from schemas.status import StageEntry
     from schemas.steps import STAGE_LABELS, EventRecord, OutboxMessage, Stage, StageTransition
-
-# Who gets a message how; anyone else (a hospital, the agency) gets a letter.
-CHANNELS = {
-    "worker": "sms",
-    "applicant": "sms",
-    "supervisor": "supervisor",
-    "case_officer": "internal",
-    "社会保险经办机构": "benefits_agency",
-}
+    from schemas.vocabulary import CASE_TYPE_LABELS, CHANNELS, CloseReason, EventKind, Party
 
 ACTIVITY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+}
+
+CLOSE_EVENTS = {
+    CloseReason.refused: EventKind.case_refused,
+    CloseReason.abandoned: EventKind.case_abandoned,
+    CloseReason.terminated: EventKind.case_terminated,
 }
 
 
@@ -50,6 +48,7 @@ async def enter_stage(
     await workflow.execute_activity_method(
         Storage.record_stage,
         StageTransition(case_id=case.case_id, stage=stage, at=now, actor=actor, reason=reason),
+        summary=f"进入阶段 {STAGE_LABELS[stage]} ({stage.value})",
         **ACTIVITY_OPTIONS,
     )
     show(case)
@@ -57,7 +56,7 @@ async def enter_stage(
 
 
 async def notify(
-    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
+    case: CaseFile, key: str, recipient: Party, subject: str, body: Mapping[str, object]
 ) -> None:
     """Queue a message in the outbox, then send it (each step once per key)."""
     await queue_notice(case, key, recipient, subject, body)
@@ -65,7 +64,7 @@ async def notify(
 
 
 async def queue_notice(
-    case: CaseFile, key: str, recipient: str, subject: str, body: Mapping[str, object]
+    case: CaseFile, key: str, recipient: Party, subject: str, body: Mapping[str, object]
 ) -> None:
     await workflow.execute_activity_method(
         Notifications.queue_message,
@@ -73,11 +72,12 @@ async def queue_notice(
             case_id=case.case_id,
             stage=case.stage,
             key=key,
-            channel=CHANNELS.get(recipient, "letter"),
+            channel=CHANNELS[recipient],
             recipient=recipient,
             subject=subject,
             body=dict(body),
         ),
+        summary=f"待发消息 {key} → {recipient.value}",
         **ACTIVITY_OPTIONS,
     )
 
@@ -86,21 +86,23 @@ async def send_notice(case: CaseFile, key: str) -> None:
     await workflow.execute_activity_method(
         Notifications.send_message,
         MessageRef(case_id=case.case_id, stage=case.stage, key=key),
+        summary=f"发送消息 {key}",
         **ACTIVITY_OPTIONS,
     )
 
 
-async def close(case: CaseFile, outcome: str, reason: str) -> None:
+async def close(case: CaseFile, reason: CloseReason, text: str) -> None:
     """End the case early (refused, abandoned, terminated); it still goes to archiving."""
-    case.closing_outcome = outcome
-    case.closed_reason = f"{outcome}: {reason}"
-    await record_event(case, f"case.{outcome}", f"case.{outcome}", "system", {"reason": reason})
-    await notify(case, f"{outcome}.notice", "applicant", f"案件{outcome}通知", {"reason": reason})
+    case.closed, case.closed_reason = reason, text
+    kind = CLOSE_EVENTS[reason]
+    await record_event(case, kind.value, kind, "system", {"reason": text})
+    subject = f"劳动能力鉴定{reason.label}通知"
+    await notify(case, f"{reason.value}.notice", Party.applicant, subject, {"reason": text})
     show(case)
 
 
 async def record_event(
-    case: CaseFile, key: str, kind: str, actor: str, data: dict[str, Any] | None = None
+    case: CaseFile, key: str, kind: EventKind, actor: str, data: dict[str, Any] | None = None
 ) -> None:
     await workflow.execute_activity_method(
         Storage.append_event,
@@ -113,47 +115,73 @@ async def record_event(
             at=workflow.now(),
             data=data or {},
         ),
+        summary=f"记录事件 {kind.value}",
         **ACTIVITY_OPTIONS,
     )
 
 
 def show(case: CaseFile) -> None:
-    """Keep the search attributes and the UI's current details in step with the case."""
-    app = case.application
-    updates: list[SearchAttributeUpdate[Any]] = [
-        sa.CASE_TYPE.value_set(app.case_type.value),
-        sa.CASE_STAGE.value_set(case.stage.value),
-        sa.GREEN_CHANNEL.value_set(app.green_channel),
-        sa.APPRAISAL_MODE.value_set(app.mode.value),
-        sa.JURISDICTION.value_set(app.jurisdiction.value),
-    ]
-    outcome = case.conclusion.verdict.value if case.conclusion else case.closing_outcome
-    if outcome:
-        updates.append(sa.CASE_OUTCOME.value_set(outcome))
-    # Overdue clocks count too: sorted by NextDeadline, the most urgent case comes first.
-    due = [c.due_at for c in case.clocks.values()]
-    updates.append(sa.NEXT_DEADLINE.value_set(min(due)) if due else sa.NEXT_DEADLINE.value_unset())
-    updates.append(sa.OVERDUE.value_set(any(c.overdue for c in case.clocks.values())))
-    workflow.upsert_search_attributes(updates)
+    """Keep the search attributes and the UI's current details in step with the case. Only
+    changed attributes are upserted (each upsert is a history event); a case from before the
+    hardening upserts them all, as it did then."""
+    wanted = search_attributes(case)
+    changed = {
+        key: value for key, value in wanted.items() if case.shown.get(key.name, ...) != value
+    }
+    if not case.hardened:
+        changed = wanted
+    if changed:
+        workflow.upsert_search_attributes(
+            [
+                key.value_set(value) if value is not None else key.value_unset()
+                for key, value in changed.items()
+            ]
+        )
+        case.shown.update({key.name: value for key, value in changed.items()})
     workflow.set_current_details(details(case))
 
 
+def search_attributes(case: CaseFile) -> dict[SearchAttributeKey[Any], Any]:
+    app = case.application
+    wanted: dict[SearchAttributeKey[Any], Any] = {
+        sa.CASE_TYPE: app.case_type.value,
+        sa.CASE_STAGE: case.stage.value,
+        sa.GREEN_CHANNEL: app.green_channel,
+        sa.APPRAISAL_MODE: app.mode.value,
+        sa.JURISDICTION: app.jurisdiction.value,
+    }
+    outcome = case.conclusion.verdict.value if case.conclusion else None
+    if outcome or case.closed not in (None, CloseReason.delivered):
+        wanted[sa.CASE_OUTCOME] = outcome or (case.closed.value if case.closed else None)
+    # Overdue clocks count too: sorted by NextDeadline, the most urgent case comes first.
+    due = [c.due_at for c in case.clocks.values()]
+    wanted[sa.NEXT_DEADLINE] = min(due) if due else None
+    wanted[sa.OVERDUE] = any(c.overdue for c in case.clocks.values())
+    return wanted
+
+
 def details(case: CaseFile) -> str:
+    """The UI's Current Details: a summary however the case was started, then the state."""
     app = case.application
     lines = [
-        f"**{case.case_id}** · {app.case_type.value} · 阶段 {STAGE_LABELS[case.stage]} ({case.stage.value})",
+        f"**{case.case_id}** · {CASE_TYPE_LABELS[app.case_type]} ({app.case_type.value})"
+        f" · 阶段 {STAGE_LABELS[case.stage]} ({case.stage.value})",
         f"绿色通道 green channel: {'是' if app.green_channel else '否'} · 方式 mode: {app.mode.value}"
         f" · 参保 jurisdiction: {app.jurisdiction.value}",
     ]
     if case.panel:
         lines.append("专家组 panel: " + ", ".join(m.expert_id for m in case.panel.members))
         lines.append(f"意见 opinions: {len(case.opinions)}/{len(case.panel.members)}")
+    if case.appointment and case.attendance is None:
+        lines.append(f"鉴定时间 appointment: {china_text(case.appointment.starts_at)}")
     if case.conclusion:
         lines.append(f"结论 conclusion: {case.conclusion.label()}")
-    if case.closed_reason:
-        lines.append(f"结案 closed: {case.closed_reason}")
+    if case.closed:
+        lines.append(
+            f"结案 closed: {case.closed.label} ({case.closed.value}) {case.closed_reason or ''}"
+        )
     for name, clock in sorted(case.clocks.items(), key=lambda item: item[1].due_at):
         flag = " **逾期 overdue**" if clock.overdue else ""
-        lines.append(f"期限 {name}: {clock.due_on}{flag}")
+        lines.append(f"期限 {name.label} ({name.value}): {clock.due_on} 24:00 北京时间{flag}")
     lines += [f"待办 pending: {action}" for action in case.pending_actions()]
     return "\n\n".join(lines)

@@ -22,6 +22,7 @@ from temporalio.worker import Replayer
 from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
 from schemas.steps import Stage
+from schemas.vocabulary import CloseReason
 from tests.helpers import example_json, wait_for, wait_for_stage
 from tests.integration.conftest import Stack
 from workflows.case import AppraisalCase
@@ -109,7 +110,7 @@ async def test_case_through_every_stage_with_the_cli(
     await asyncio.wait_for(handle.result(), 30)
 
     final = await cli_status(stack, case_id)
-    assert final.stage is Stage.archived and final.closed_reason == "delivered"
+    assert final.stage is Stage.archived and final.closed is CloseReason.delivered
     assert [s.stage for s in final.stages][:5] == list(Stage)[:5]
     row = await db_pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
     assert (

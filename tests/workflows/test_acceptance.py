@@ -16,6 +16,7 @@ from schemas.events import (
     SupplementNotice,
 )
 from schemas.steps import Stage
+from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, china, deadline, example, new_id, refused
 
@@ -112,9 +113,8 @@ async def test_supplement_deadline_passed_abandons_the_case(
         await case.handle.signal("materials_supplemented", handed_in(MaterialKind.medical_records))
         final = await case.handle.result()  # time skips to the end of 2 Dec, then archiving
     assert final.stage is Stage.archived
-    assert (
-        final.closed_reason == "abandoned: 补正期限 2026-12-02 届满仍未补齐: injury_determination"
-    )
+    assert final.closed is CloseReason.abandoned
+    assert final.closed_reason == "补正期限 2026-12-02 届满仍未补齐: injury_determination"
     row = await db_pool.fetchrow(
         "SELECT closed_reason, open FROM cases WHERE case_id = $1", case.handle.id
     )
@@ -153,7 +153,8 @@ async def test_ineligible_applications_are_refused_with_rule_and_dates(case_env:
         undetermined = await Driver.start(env, no_determination)
         results = [await c.handle.result() for c in (late, early_review, undetermined)]
     late_reason, review_reason, initial_reason = (r.closed_reason or "" for r in results)
-    assert late_reason.startswith("refused: 再次鉴定须在收到鉴定结论之日起15日内申请")
+    assert all(r.closed is CloseReason.refused for r in results)
+    assert late_reason.startswith("再次鉴定须在收到鉴定结论之日起15日内申请")
     assert "收到结论 2026-03-02, 期限届满 2026-03-17, 本申请受理于 2026-04-20" in late_reason
     assert "结论作出 2026-06-15, 最早可申请 2027-06-15, 本申请受理于 2026-11-12" in review_reason
     assert "工伤认定决定书" in initial_reason

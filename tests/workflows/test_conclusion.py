@@ -23,8 +23,16 @@ from schemas.outcome import Outcome, SelfCare, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
-from tests.helpers import Driver, china, deadline, example, green_on_site, new_id, refused
-from workflows import search_attributes as sa
+from tests.helpers import (
+    Driver,
+    china,
+    deadline,
+    example,
+    green_on_site,
+    new_id,
+    refused,
+    search_attributes,
+)
 
 MONDAY = china(2026, 10, 12)  # appraisal Thursday 15 Oct; legal limit Friday 11 Dec
 G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))
@@ -74,10 +82,9 @@ async def test_majority_of_five_and_the_letter(case_env: CaseEnv, db_pool: async
             ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G7),
         )
         assert "七级" in issued
-        status = await case.until(lambda s: len(s.shipments) == 2)
-        found = (await case.handle.describe()).typed_search_attributes
-        assert found.get(sa.CASE_OUTCOME) == "grade_7"
-        assert found.get(sa.CASE_STAGE) == "delivery"
+        status = await case.posted()
+        found = await search_attributes(case.handle)
+        assert found["CaseOutcome"] == "grade_7" and found["CaseStage"] == "delivery"
     document = f"{case.handle.id}/conclusion-letter"
     assert status.conclusion_document == document
     row = await db_pool.fetchrow(
@@ -220,8 +227,7 @@ async def test_site_promise_and_legal_limit_breached_with_reminders(
         assert not deadline(status, "conclusion").overdue
         await case.skip_to(china(2026, 12, 12, 1))
         status = await case.until(lambda s: deadline(s, "conclusion").overdue)
-        described = (await case.handle.describe()).typed_search_attributes
-        assert described.get(sa.OVERDUE) is True
+        assert (await search_attributes(case.handle))["Overdue"] is True
         events = await db_pool.fetch(
             "SELECT kind, data->>'clock' AS clock FROM case_events WHERE case_id = $1"
             " AND kind LIKE 'deadline.%' AND data->>'clock' <> 'attendance' ORDER BY id",
@@ -242,7 +248,7 @@ async def test_site_promise_and_legal_limit_breached_with_reminders(
         await case.conclude()
         status = await case.status()
         assert [d.name for d in status.deadlines] == ["delivery"]
-        assert (await case.handle.describe()).typed_search_attributes.get(sa.OVERDUE) is False
+        assert (await search_attributes(case.handle))["Overdue"] is False
         await case.handle.terminate("test over")
 
 
@@ -313,6 +319,6 @@ async def test_opinion_validators(case_env: CaseEnv) -> None:
         assert "grade_1" in await refused(case, "record_opinion", off_scale)
         first = opinion(member, G8)
         assert "recorded (1/3)" in await case.update("record_opinion", first)
-        assert "duplicate" in await case.update("record_opinion", first)  # same event: ignored
+        assert "重复事件" in await case.update("record_opinion", first)  # same event: ignored
         assert "已录入相同意见" in await refused(case, "record_opinion", opinion(member, G8))
         await case.handle.terminate("test over")

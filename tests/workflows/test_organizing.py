@@ -23,6 +23,7 @@ from schemas.events import (
 )
 from schemas.outcome import Outcome, Verdict
 from schemas.steps import Stage
+from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import (
     Driver,
@@ -33,8 +34,8 @@ from tests.helpers import (
     new_id,
     random_credit_code,
     refused,
+    search_attributes,
 )
-from workflows import search_attributes as sa
 
 # Monday 12 Oct 2026: +3 days notice -> Thursday 15 Oct session; +60 days -> Friday 11 Dec.
 MONDAY = china(2026, 10, 12)
@@ -106,10 +107,8 @@ async def test_no_show_without_good_reason_ends_the_appraisal(case_env: CaseEnv)
         await case.update("record_attendance", attendance(Attendance.no_show))
         final = await case.handle.result()
     assert final.stage is Stage.archived
-    assert (
-        final.closed_reason
-        == "terminated: 当次鉴定终止: 无正当理由未到场 (no-show without good reason)"
-    )
+    assert final.closed is CloseReason.terminated
+    assert final.closed_reason == "当次鉴定终止: 无正当理由未到场 (no-show without good reason)"
 
 
 async def test_no_show_with_good_reason_is_rescheduled(case_env: CaseEnv) -> None:
@@ -190,8 +189,8 @@ async def test_home_visit_and_province_insured(case_env: CaseEnv, db_pool: async
         ) and status.appointment.starts_at.date() == date(2026, 10, 15)
         status = await province.until(lambda s: s.appointment is not None)
         assert status.jurisdiction.value == "province"
-        found = (await province.handle.describe()).typed_search_attributes
-        assert found.get(sa.JURISDICTION) == "province" and found.get(sa.CASE_STAGE) == "organizing"
+        found = await search_attributes(province.handle)
+        assert found["Jurisdiction"] == "province" and found["CaseStage"] == "organizing"
         row = await db_pool.fetchrow(
             "SELECT jurisdiction, mode FROM cases WHERE case_id = $1", province.handle.id
         )
@@ -288,6 +287,5 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
         await second.update("record_examination_refusal", refusal)
         await case.handle.terminate("test over")  # before time may skip for the result
         final = await second.handle.result()
-    assert final.closed_reason and final.closed_reason.startswith(
-        "terminated: 当次鉴定终止: 拒不接受委托检查"
-    )
+    assert final.closed is CloseReason.terminated
+    assert (final.closed_reason or "").startswith("当次鉴定终止: 拒不接受委托检查")

@@ -55,7 +55,7 @@ async def panel(case: Driver) -> list[str]:
 
 
 async def refused(case: Driver) -> CaseStatus:
-    return await case.handle.result()
+    return await case.result()
 
 
 async def abandoned(case: Driver) -> CaseStatus:
@@ -68,7 +68,7 @@ async def abandoned(case: Driver) -> CaseStatus:
         "issue_supplement_notice",
         SupplementNotice(event_id=new_id("n"), actor="clerk-7", items=items),
     )
-    return await case.handle.result()
+    return await case.result()
 
 
 async def rescheduled(case: Driver) -> CaseStatus:
@@ -128,7 +128,9 @@ async def test_path_ends_archived(path: str, case_env: CaseEnv) -> None:
         case = await Driver.start(env, example(name))
         final = await drive(case)
         history = await case.handle.fetch_history()
-    assert final.stage is Stage.archived and (final.closed_reason or "").startswith(reason)
+    assert (
+        final.stage is Stage.archived and final.closed is not None and final.closed.value == reason
+    )
     if os.environ.get("RECORD_HISTORY"):
         HISTORIES.mkdir(parents=True, exist_ok=True)
         (HISTORIES / f"{path}.json").write_text(history.to_json(), encoding="utf-8")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows import clocks, rules
-from workflows.case_file import CONCLUSION, GREEN_CONCLUSION, CaseFile
+from workflows.case_file import CaseFile, china_text
 from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
@@ -17,15 +18,48 @@ with workflow.unsafe.imports_passed_through():
     from schemas.application import CaseType
     from schemas.clock import today
     from schemas.events import MaterialsSupplemented, SupplementExtension, SupplementNotice
-    from schemas.steps import CaseRegistration, Milestone, Stage
+    from schemas.steps import STAGE_LABELS, CaseRegistration, Milestone, Stage, TakenNumber
+    from schemas.vocabulary import CASE_TYPE_LABELS, ClockName, CloseReason, EventKind, Party
     from schemas.workdays import DayUnit
 
 
 async def run(case: CaseFile) -> None:
     app = case.application
     # Captured once, here: the history keeps this policy for the life of the case.
-    policy = await workflow.execute_activity_method(Policies.load_policy, **ACTIVITY_OPTIONS)
-    case.policy = policy
+    case.policy = policy = await workflow.execute_activity_method(
+        Policies.load_policy, summary="读取期限政策 (deadline policy)", **ACTIVITY_OPTIONS
+    )
+    async with case.lock:  # events wait until the case is registered and decided on
+        await register(case)
+        await enter_stage(case, Stage.acceptance, actor=app.applicant.role.value)
+        await record_event(
+            case,
+            "policy.captured",
+            EventKind.policy_captured,
+            "system",
+            policy.model_dump(mode="json"),
+        )
+        if case.duplicate_of:
+            kind = CASE_TYPE_LABELS[app.case_type]
+            return await refuse(
+                case,
+                "duplicate",
+                f"重复申请: 该职工同一伤情的{kind}正在办理中, 案号 {case.duplicate_of} "
+                "(an open case exists for this worker and injury)",
+            )
+        if problem := await eligibility_problem(case):
+            return await refuse(case, "eligibility", problem)
+        handed_in = {m.kind for m in app.materials}
+        case.missing = rules.missing_materials(app.case_type, handed_in)
+        if not case.missing:
+            return await accept(case, case.receipt_date)
+    await supplement(case)
+
+
+async def register(case: CaseFile) -> None:
+    """Bind the case number to this run; a number another case holds fails this run at once,
+    before anything of the other case is touched."""
+    app = case.application
     registration = await workflow.execute_activity_method(
         Storage.register_case,
         CaseRegistration(
@@ -38,28 +72,30 @@ async def run(case: CaseFile) -> None:
             jurisdiction=app.jurisdiction,
             received_at=case.received_at,
             injury_key=app.injury.occurred_on.isoformat(),
+            first_run_id=workflow.info().first_execution_run_id,
         ),
+        summary="登记案件 (register the case number)",
         **ACTIVITY_OPTIONS,
     )
-    await enter_stage(case, Stage.acceptance, actor=app.applicant.role.value)
-    await record_event(
-        case, "policy.captured", "policy.captured", "system", policy.model_dump(mode="json")
+    if registration.taken is not None:
+        raise number_taken(registration.taken)
+    case.duplicate_of = registration.duplicate_of
+    case.registered = True
+
+
+def number_taken(taken: TakenNumber) -> ApplicationError:
+    state = STAGE_LABELS[taken.stage]
+    received = china_text(taken.received_at)
+    closed = f", {taken.closed_reason}" if taken.closed_reason else ""
+    return ApplicationError(
+        f"案号 {taken.case_id} 已用于另一案件 ({received} 收到, 当前 {state}{closed}), 本次启动未受理, "
+        f"原案件未作任何改动; 请用新案号重新提交 (`appraisal number`). "
+        f"(case number {taken.case_id} already belongs to a case in stage {taken.stage.value}: "
+        "nothing of it was touched; start this application under a new number)",
+        {"case_id": taken.case_id, "stage": taken.stage.value},
+        type="CaseNumberTaken",
+        non_retryable=True,
     )
-    if registration.duplicate_of:
-        return await refuse(
-            case,
-            "duplicate",
-            f"重复申请: 该职工同一伤情的{app.case_type.value}鉴定正在办理中, 案号 "
-            f"{registration.duplicate_of} (an open case exists for this worker and injury)",
-        )
-    if problem := await eligibility_problem(case):
-        return await refuse(case, "eligibility", problem)
-    handed_in = {m.kind for m in app.materials}
-    case.missing = rules.missing_materials(app.case_type, handed_in)
-    if case.missing:
-        await supplement(case)
-    else:
-        await accept(case, case.receipt_date)
 
 
 async def eligibility_problem(case: CaseFile) -> str | None:
@@ -83,8 +119,10 @@ async def eligibility_problem(case: CaseFile) -> str | None:
 
 
 async def refuse(case: CaseFile, rule: str, reason: str) -> None:
-    await record_event(case, "application.refused", "application.refused", "system", {"rule": rule})
-    await close(case, "refused", reason)
+    await record_event(
+        case, "application.refused", EventKind.application_refused, "system", {"rule": rule}
+    )
+    await close(case, CloseReason.refused, reason)
 
 
 async def accept(case: CaseFile, complete_on: date) -> None:
@@ -99,23 +137,24 @@ async def accept(case: CaseFile, complete_on: date) -> None:
             name="application_complete",
             at=workflow.now(),
         ),
+        summary="材料齐全 (application complete)",
         **ACTIVITY_OPTIONS,
     )
     policy = case.policy
     limit = await clocks.due(complete_on, policy.conclusion_days, DayUnit.calendar_days)
-    case.conclusion_due = {CONCLUSION: limit.due}
+    case.conclusion_due = {ClockName.conclusion: limit.due}
     if case.green:
         green = await clocks.due(
             complete_on, policy.green_channel.conclusion_days, DayUnit.calendar_days
         )
-        case.conclusion_due[GREEN_CONCLUSION] = green.due
+        case.conclusion_due[ClockName.green_conclusion] = green.due
     for name in case.conclusion_due:
         clocks.start_clock(case, name, case.conclusion_due[name])
         clocks.watch_in_background(case, name, lambda: case.decided)
     await record_event(
         case,
         "application.accepted",
-        "application.accepted",
+        EventKind.application_accepted,
         "system",
         {"complete_on": complete_on.isoformat(), "conclusion_due": limit.due.isoformat()},
     )
@@ -124,7 +163,7 @@ async def accept(case: CaseFile, complete_on: date) -> None:
 def move_conclusion_clocks(case: CaseFile) -> None:
     """Base due date + granted reschedule delays + the one extension, for each running clock."""
     for name, base in case.conclusion_due.items():
-        extra = case.shift_days + (case.extension_days if name == CONCLUSION else 0)
+        extra = case.shift_days + (case.extension_days if name is ClockName.conclusion else 0)
         if name in case.clocks:
             clocks.start_clock(case, name, base + timedelta(days=extra))
 
@@ -135,32 +174,30 @@ async def supplement(case: CaseFile) -> None:
     notice_due = await clocks.due(
         case.receipt_date, case.policy.supplement_notice(case.green), DayUnit.working_days
     )
-    clocks.start_clock(case, "supplement_notice", notice_due.due)
-    await clocks.watch(case, "supplement_notice", lambda: case.notice is not None)
+    clocks.start_clock(case, ClockName.supplement_notice, notice_due.due)
+    await clocks.watch(case, ClockName.supplement_notice, lambda: case.notice is not None)
     while case.outstanding():
         assert case.supplement_due is not None
         if not await supplement_until(case, case.supplement_due):
             missing = ", ".join(case.outstanding())
             reason = f"补正期限 {case.supplement_due} 届满仍未补齐: {missing}"
-            return await close(case, "abandoned", reason)
+            return await close(case, CloseReason.abandoned, reason)
     await accept(case, today())
 
 
 async def supplement_until(case: CaseFile, due_on: date) -> bool:
     """False when `due_on` passed with materials outstanding; True when they all came in or
     a recorded good reason moved the deadline (the caller then waits again)."""
-    clocks.start_clock(case, "supplement", due_on)
+    clocks.start_clock(case, ClockName.supplement, due_on)
     met = await clocks.in_time(
-        case, "supplement", lambda: not case.outstanding() or case.supplement_due != due_on
+        case, ClockName.supplement, lambda: not case.outstanding() or case.supplement_due != due_on
     )
-    clocks.stop_clock(case, "supplement")
+    clocks.stop_clock(case, ClockName.supplement)
     return met
 
 
 def check_notice(case: CaseFile, notice: SupplementNotice) -> None:
-    if notice.event_id in case.seen_events:
-        return
-    if case.stage is not Stage.acceptance or case.complete_on or case.closed_reason:
+    if case.stage is not Stage.acceptance or case.complete_on or case.closed:
         raise ValueError(f"补正通知只能在材料受理阶段发出 (case is in stage {case.stage.value})")
     if not case.missing:
         raise ValueError("材料齐全, 无需补正 (the checklist is complete: nothing to supplement)")
@@ -173,9 +210,6 @@ def check_notice(case: CaseFile, notice: SupplementNotice) -> None:
 
 
 async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
-    if notice.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(notice.event_id)
     assert case.policy is not None
     issued_on = today()
     wait = await clocks.due(issued_on, case.policy.supplement_wait_days, DayUnit.calendar_days)
@@ -183,14 +217,14 @@ async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
     await record_event(
         case,
         "supplement.notice",
-        "supplement.notice",
+        EventKind.supplement_notice,
         notice.actor,
         {"items": items, "due": wait.due.isoformat()},
     )
     await notify(
         case,
         "supplement.notice",
-        "applicant",
+        Party.applicant,
         "补正材料一次性告知书",
         {"items": items, "supplement_by": wait.due.isoformat()},
     )
@@ -200,44 +234,38 @@ async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
     return f"supplement notice issued; materials due by {wait.due}"
 
 
-async def on_supplemented(case: CaseFile, event: MaterialsSupplemented) -> None:
-    if event.event_id in case.seen_events:
-        return
-    case.seen_events.add(event.event_id)
+def check_supplemented(case: CaseFile, event: MaterialsSupplemented) -> None:
     if case.stage is not Stage.acceptance or case.notice is None or case.complete_on:
-        workflow.logger.warning(
-            "materials outside the supplement procedure ignored",
-            extra={"case_id": case.case_id, "stage": case.stage},
+        raise ValueError(
+            "补正材料只能在一次性告知之后、受理之前提交 (materials outside the supplement procedure)"
         )
-        return
+
+
+async def on_supplemented(case: CaseFile, event: MaterialsSupplemented) -> str:
     await record_event(
         case,
         f"materials:{event.event_id}",
-        "materials.supplemented",
+        EventKind.materials_supplemented,
         event.actor,
         {"kinds": [m.kind.value for m in event.materials]},
     )
     case.supplied.extend(event.materials)
     show(case)
+    return "materials recorded"
 
 
 def check_extension(case: CaseFile, extension: SupplementExtension) -> None:
-    if extension.event_id in case.seen_events:
-        return
-    if case.supplement_due is None or case.complete_on or case.closed_reason:
+    if case.supplement_due is None or case.complete_on or case.closed:
         raise ValueError("没有进行中的补正期限 (no supplement period is running)")
     if extension.until <= case.supplement_due:
         raise ValueError(f"延长后的期限须晚于 {case.supplement_due} (until must be later)")
 
 
 async def extend(case: CaseFile, extension: SupplementExtension) -> str:
-    if extension.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(extension.event_id)
     await record_event(
         case,
         f"supplement.extended:{extension.event_id}",
-        "supplement.extended",
+        EventKind.supplement_extended,
         extension.actor,
         {
             "reason": extension.reason,

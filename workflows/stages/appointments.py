@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
-from workflows.case_file import CaseFile
+from workflows.case_file import CaseFile, china_text
+from workflows.gate import refusal
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 from workflows.stages.acceptance import move_conclusion_clocks
 
@@ -17,13 +18,9 @@ with workflow.unsafe.imports_passed_through():
     from schemas.clock import CHINA_TZ, today
     from schemas.events import Attendance, AttendanceRecord, Reschedule, ScheduleAppraisal
     from schemas.steps import Appointment, AppointmentRequest, Stage
+    from schemas.vocabulary import EventKind, Party
 
 BRING = ["居民身份证或社会保障卡", "病历、诊断证明原件", "影像资料(X光片、CT、MRI)", "本通知书"]
-
-
-def refused(reason: str) -> ApplicationError:
-    """After validation an update fails only with a Temporal failure, not a plain error."""
-    return ApplicationError(reason, type="Refused", non_retryable=True)
 
 
 async def book(
@@ -34,7 +31,7 @@ async def book(
     try:
         return await _book(case, choice, lead, earliest_after)
     except ActivityError as error:  # a full or unknown session: tell the clerk why
-        raise refused(str(error.cause or error)) from None
+        raise refusal(str(error.cause or error)) from None
 
 
 async def _book(
@@ -53,6 +50,7 @@ async def _book(
             at=choice.at if choice else None,
             place=choice.place if choice else None,
         ),
+        summary=f"预约鉴定 (booking {case.appointment_attempt + 1})",
         **ACTIVITY_OPTIONS,
     )
 
@@ -68,12 +66,16 @@ async def settle(case: CaseFile, appointment: Appointment, actor: str) -> None:
         "place": appointment.place,
     }
     await record_event(
-        case, f"appointment.booked:{case.appointment_attempt}", "appointment.booked", actor, details
+        case,
+        f"appointment.booked:{case.appointment_attempt}",
+        EventKind.appointment_booked,
+        actor,
+        details,
     )
     await notify(
         case,
         f"appointment.notice:{case.appointment_attempt}",
-        "worker",
+        Party.worker,
         "劳动能力鉴定通知书",
         {
             **details,
@@ -86,29 +88,29 @@ async def settle(case: CaseFile, appointment: Appointment, actor: str) -> None:
 
 
 async def book_first(case: CaseFile) -> None:
-    appointment = await book(case, None)
-    if appointment is None:
+    """The first free seat, booked under the lock: a clerk's booking sent meanwhile applies
+    after it (and moves it), never beside it."""
+    async with case.lock:
+        appointment = await book(case, None)
+        if appointment is not None:
+            return await settle(case, appointment, "system")
         case.awaiting_schedule = True
-        await record_event(case, "appointment.no_seat", "appointment.no_seat", "system", {})
+        await record_event(case, "appointment.no_seat", EventKind.appointment_no_seat, "system", {})
         await notify(
             case,
             "appointment.no_seat",
-            "supervisor",
+            Party.supervisor,
             "无可用鉴定场次",
             {"mode": case.application.mode.value},
         )
         show(case)
-        await workflow.wait_condition(lambda: case.appointment is not None)
-        return
-    await settle(case, appointment, "system")
+    await workflow.wait_condition(lambda: case.appointment is not None)
 
 
 def check_schedule(case: CaseFile, choice: ScheduleAppraisal) -> None:
     """The office books or moves the appraisal (no seat found, a walk-in, a home visit date);
     unlike a worker's reschedule, this never moves the legal deadline."""
-    if choice.event_id in case.seen_events:
-        return
-    if case.stage is not Stage.organizing or case.panel is None or case.closed_reason:
+    if case.stage is not Stage.organizing or case.panel is None or case.closed:
         raise ValueError(
             f"鉴定安排须在专家组抽定后、组织鉴定阶段进行 (case is in stage {case.stage.value})"
         )
@@ -129,21 +131,16 @@ def _check_choice(choice: ScheduleAppraisal) -> None:
 
 
 async def schedule(case: CaseFile, choice: ScheduleAppraisal) -> str:
-    if choice.event_id in case.seen_events:
-        return "duplicate event ignored"
     appointment = await book(case, choice)  # a full or unknown session fails the update
     if appointment is None:
-        raise refused(
+        raise refusal(
             "仍无可用场次, 请指定场次或时间 (still no free seat: name a session or a time)"
         )
-    case.seen_events.add(choice.event_id)
     await settle(case, appointment, choice.actor)
-    return f"booked {appointment.session_id} at {appointment.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
+    return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}"
 
 
 def check_reschedule(case: CaseFile, request: Reschedule) -> None:
-    if request.event_id in case.seen_events:
-        return
     if case.stage is not Stage.organizing or case.appointment is None:
         raise ValueError(f"只有已安排的鉴定可以改期 (case is in stage {case.stage.value})")
     if case.attendance is not None:
@@ -152,22 +149,19 @@ def check_reschedule(case: CaseFile, request: Reschedule) -> None:
 
 
 async def reschedule(case: CaseFile, request: Reschedule) -> str:
-    if request.event_id in case.seen_events:
-        return "duplicate event ignored"
     old = case.appointment
     assert old is not None
     old_day = old.starts_at.astimezone(CHINA_TZ).date()
     # Automatic choice: the first seat after the old appointment.
     appointment = await book(case, request, earliest_after=(old_day - today()).days + 1)
     if appointment is None:
-        raise refused("没有可改期的场次, 请指定场次或时间 (no free seat: name a session or a time)")
-    case.seen_events.add(request.event_id)
+        raise refusal("没有可改期的场次, 请指定场次或时间 (no free seat: name a session or a time)")
     delay = max((appointment.starts_at.astimezone(CHINA_TZ).date() - old_day).days, 0)
     case.shift_days += delay
     await record_event(
         case,
         f"appointment.rescheduled:{request.event_id}",
-        "appointment.rescheduled",
+        EventKind.appointment_rescheduled,
         request.actor,
         {
             "reason": request.reason,
@@ -178,12 +172,10 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
     )
     move_conclusion_clocks(case)
     await settle(case, appointment, request.actor)
-    return f"rescheduled to {appointment.starts_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}; conclusion deadline moved {delay} days"
+    return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days"
 
 
 def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
-    if record.event_id in case.seen_events:
-        return
     if case.stage is not Stage.organizing or case.appointment is None:
         raise ValueError(f"到场情况只能在组织鉴定阶段录入 (case is in stage {case.stage.value})")
     if case.attendance is not None:
@@ -196,14 +188,11 @@ def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
 
 
 async def record_attendance(case: CaseFile, record: AttendanceRecord) -> str:
-    if record.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(record.event_id)
     excused = record.status is Attendance.no_show and bool(record.good_reason)
     await record_event(
         case,
         f"attendance:{record.event_id}",
-        f"attendance.{record.status.value}",
+        EventKind.attended if record.status is Attendance.attended else EventKind.no_show,
         record.actor,
         {"identity_verified": record.identity_verified, "good_reason": record.good_reason},
     )

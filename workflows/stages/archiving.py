@@ -14,22 +14,26 @@ with workflow.unsafe.imports_passed_through():
     from activities.archive import Archive
     from schemas.status import StageEntry
     from schemas.steps import ArchiveRequest, Stage
+    from schemas.vocabulary import CloseReason
 
 
-async def run(case: CaseFile, reason: str) -> None:
+async def run(case: CaseFile) -> None:
+    if case.closed is None:
+        case.closed = CloseReason.delivered
     await enter_stage(case, Stage.archiving)
+    assert case.closed_text is not None
     receipt = await workflow.execute_activity_method(
         Archive.archive_case,
         ArchiveRequest(
             case_id=case.case_id,
             stage=Stage.archiving,
-            closed_reason=reason,
+            closed_reason=case.closed_text,
             archived_at=workflow.now(),
         ),
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        summary="封存案卷 (seal the case file)",
     )
-    case.closed_reason = reason
     case.archive_sha256 = receipt.sha256
     case.stage = Stage.archived
     case.stages.append(StageEntry(stage=Stage.archived, entered_at=workflow.now()))

@@ -1,6 +1,10 @@
 """Stage 3, conclusion (结论出具): opinions and reviews (opinions.py), examinations
-(examinations.py), then the committee's decision: the conclusion letter (PDF, stored with its
-SHA-256), the case record, and the benefits agency's copy queued for delivery.
+(examinations.py), then the committee's decision and the conclusion letter (PDF, stored with
+its SHA-256), the case record, and the benefits agency's copy queued for delivery.
+
+The decision is an update that records and answers at once; the letter is long work and runs
+here, in the stage, visible as pending work: when it cannot be issued (no font, a glyph the
+fonts lack) it is escalated to the supervisor and retried until it can.
 
 The conclusion clocks run here too: the legal limit (from acceptance, extendable once), the
 green channel's internal clock, and the local promise of a conclusion within 5 days of the
@@ -8,14 +12,22 @@ appraisal."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from workflows import clocks
-from workflows.case_file import CONCLUSION, SITE_PROMISE, CaseFile
-from workflows.records import ACTIVITY_OPTIONS, enter_stage, queue_notice, record_event, show
+from workflows.case_file import CaseFile
+from workflows.records import (
+    ACTIVITY_OPTIONS,
+    enter_stage,
+    notify,
+    queue_notice,
+    record_event,
+    show,
+)
 from workflows.stages.acceptance import move_conclusion_clocks
 from workflows.stages.opinions import LAYERS, expect_panel_at_work
 
@@ -23,10 +35,19 @@ with workflow.unsafe.imports_passed_through():
     from activities.documents import Documents
     from activities.storage import Storage
     from schemas.clock import CHINA_TZ
-    from schemas.documents import ConclusionLetter
+    from schemas.documents import ConclusionLetter, DocumentRef
     from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
+    from schemas.outcome import Outcome
     from schemas.steps import ConclusionRecord, Stage
+    from schemas.vocabulary import ClockName, EventKind, Party
     from schemas.workdays import DayUnit
+
+# A first try that fails fast enough to escalate within seconds, then patience until an
+# operator fixed what was wrong (installed the font): the case resumes by itself.
+LETTER_FIRST_TRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
+LETTER_PATIENCE = RetryPolicy(
+    initial_interval=timedelta(minutes=5), maximum_interval=timedelta(hours=1)
+)
 
 
 async def run(case: CaseFile) -> None:
@@ -35,8 +56,8 @@ async def run(case: CaseFile) -> None:
     promise = await clocks.due(
         case.site_done_on, case.policy.site_promise(case.green), DayUnit.calendar_days
     )
-    clocks.start_clock(case, SITE_PROMISE, promise.due)
-    clocks.watch_in_background(case, SITE_PROMISE, lambda: case.decided)
+    clocks.start_clock(case, ClockName.site_promise, promise.due)
+    clocks.watch_in_background(case, ClockName.site_promise, lambda: case.decided)
     while not case.decided:
         if case.examination_pending is None:
             await workflow.wait_condition(
@@ -45,15 +66,15 @@ async def run(case: CaseFile) -> None:
             continue
         await clocks.watch(
             case,
-            "examination",
-            lambda: case.examination_pending is None or bool(case.closed_reason),
+            ClockName.examination,
+            lambda: case.examination_pending is None or case.closed is not None,
             detail=f"检查结果未回 ({case.examination_pending.hospital})",
         )
+    if case.hardened and case.closed is None:
+        await issue_letter(case)
 
 
 def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
-    if decision.event_id in case.seen_events:
-        return
     expect_panel_at_work(case, "鉴定结论")
     if missing := [e for e in case.panel_ids if e not in case.opinions]:
         raise ValueError(f"尚有专家未录入意见: {', '.join(missing)} (all opinions first)")
@@ -73,50 +94,93 @@ def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
         )
 
 
-async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
-    if decision.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(decision.event_id)
-    case.decision_id = decision.event_id
-    issued_at = workflow.now()
-    document = await workflow.execute_activity_method(
-        Documents.issue_conclusion_letter,
-        letter(case, decision, issued_at),
-        start_to_close_timeout=timedelta(minutes=2),
-        retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+async def decide(case: CaseFile, decision: ConclusionDecision) -> str:
+    """The committee's decision, recorded; the stage then issues the letter."""
+    await record_event(
+        case,
+        "conclusion.decided",
+        EventKind.conclusion_decided,
+        decision.actor,
+        {"outcome": decision.outcome.model_dump(mode="json"), "basis": decision.basis},
     )
+    case.decision_id, case.decision = decision.event_id, decision
+    case.decided_at = workflow.now()
+    case.concluded_on = case.decided_at.astimezone(CHINA_TZ).date()
+    case.conclusion = decision.outcome  # the clocks stop; the stage goes on to the letter
+    show(case)
+    return f"conclusion decided: {decision.outcome.label()}; the conclusion letter is being issued"
+
+
+async def issue_letter(case: CaseFile) -> None:
+    """Render and store the letter, record the conclusion, queue the agency's copy."""
+    assert case.decision is not None and case.decided_at is not None
+    document = await render_letter(case, letter(case, case.decision, case.decided_at))
     case.conclusion_document = document.document_id
     await workflow.execute_activity_method(
         Storage.record_conclusion,
         ConclusionRecord(
             case_id=case.case_id,
             stage=Stage.conclusion,
-            outcome=decision.outcome,
-            basis=decision.basis,
-            issued_at=issued_at,
-            issued_by=decision.actor,
+            outcome=case.decision.outcome,
+            basis=case.decision.basis,
+            issued_at=case.decided_at,
+            issued_by=case.decision.actor,
         ),
+        summary="记录结论 (conclusion on the case record)",
         **ACTIVITY_OPTIONS,
     )
-    # 免审即享: the agency's copy is queued now; the delivery stage sends it with the letters.
+    await queue_benefits_copy(case, case.decision.outcome, document)
+    show(case)
+
+
+async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRef:
+    try:
+        return await _render(content, LETTER_FIRST_TRY)
+    except ActivityError as failure:
+        case.letter_problem = str(failure.cause or failure)
+    data = {"reason": case.letter_problem}
+    await record_event(case, "letter.failed", EventKind.letter_failed, "system", data)
+    subject = f"案件 {case.case_id} 结论书无法出具, 请处理 (the conclusion letter cannot be issued)"
+    await notify(case, "letter.failed", Party.supervisor, subject, data)
+    show(case)
+    while True:  # retried until fixed; a non-retryable failure is tried again hourly
+        try:
+            document = await _render(content, LETTER_PATIENCE)
+            break
+        except ActivityError as failure:
+            case.letter_problem = str(failure.cause or failure)
+            show(case)
+            await workflow.sleep(timedelta(hours=1), summary="结论书重试 (letter retry)")
+    case.letter_problem = None
+    return document
+
+
+async def _render(content: ConclusionLetter, retry: RetryPolicy) -> DocumentRef:
+    return await workflow.execute_activity_method(
+        Documents.issue_conclusion_letter,
+        content,
+        start_to_close_timeout=timedelta(minutes=2),
+        retry_policy=retry,
+        summary="出具结论书 (conclusion letter PDF)",
+    )
+
+
+async def queue_benefits_copy(case: CaseFile, outcome: Outcome, document: DocumentRef) -> None:
+    """免审即享: the agency's copy is queued now; the delivery stage sends it with the letters."""
     await queue_notice(
         case,
         "benefits_agency.copy",
-        "社会保险经办机构",
+        Party.benefits_agency,
         "劳动能力鉴定结论抄送",
         {
-            "outcome": decision.outcome.model_dump(mode="json"),
+            "outcome": outcome.model_dump(mode="json"),
             "document": document.document_id,
             "sha256": document.sha256,
         },
     )
-    case.concluded_on = issued_at.astimezone(CHINA_TZ).date()
-    case.conclusion = decision.outcome  # only now: the stage moves on once it is on record
-    show(case)
-    return f"conclusion issued: {decision.outcome.label()} (document {document.document_id}, sha256 {document.sha256[:12]}…)"
 
 
-def letter(case: CaseFile, decision: ConclusionDecision, issued_at: object) -> ConclusionLetter:
+def letter(case: CaseFile, decision: ConclusionDecision, issued_at: datetime) -> ConclusionLetter:
     app = case.application
     members = case.panel.members if case.panel else []
     return ConclusionLetter.model_validate(
@@ -142,26 +206,21 @@ def letter(case: CaseFile, decision: ConclusionDecision, issued_at: object) -> C
 
 
 def check_extension(case: CaseFile, extension: ConclusionExtension) -> None:
-    if extension.event_id in case.seen_events:
-        return
-    if case.decided or CONCLUSION not in case.clocks:
+    if case.decided or ClockName.conclusion not in case.clocks:
         raise ValueError("没有进行中的鉴定期限 (no conclusion limit is running)")
     if case.extension_days:
         raise ValueError("鉴定期限只能延长一次 (the limit was already extended once)")
 
 
 async def extend(case: CaseFile, extension: ConclusionExtension) -> str:
-    if extension.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(extension.event_id)
     assert case.policy is not None
     case.extension_days = case.policy.conclusion_extension_days
     await record_event(
         case,
         "conclusion.extended",
-        "conclusion.extended",
+        EventKind.conclusion_extended,
         extension.actor,
         {"reason": extension.reason, "days": case.extension_days},
     )
     move_conclusion_clocks(case)
-    return f"conclusion limit extended by {case.extension_days} days to {case.clocks[CONCLUSION].due_on}"
+    return f"conclusion limit extended by {case.extension_days} days to {case.clocks[ClockName.conclusion].due_on}"

@@ -13,21 +13,17 @@ from workflows.stages.opinions import expect_panel_at_work
 with workflow.unsafe.imports_passed_through():
     from schemas.clock import today
     from schemas.events import ExaminationOrder, ExaminationRefusal, ExaminationResults
+    from schemas.vocabulary import ClockName, CloseReason, EventKind, Party
     from schemas.workdays import DayUnit
 
 
 def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
-    if order.event_id in case.seen_events:
-        return
     expect_panel_at_work(case, "委托检查")
     if case.decision_id is not None:
         raise ValueError("结论已出具, 不能再委托检查 (the conclusion is already issued)")
 
 
 async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str:
-    if order.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(order.event_id)
     assert case.policy is not None
     wait = await clocks.due(today(), case.policy.examination_wait_days, DayUnit.calendar_days)
     details = {
@@ -36,55 +32,51 @@ async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str
         "results_due": wait.due.isoformat(),
     }
     await record_event(
-        case, f"examination.ordered:{order.event_id}", "examination.ordered", order.actor, details
+        case,
+        f"examination.ordered:{order.event_id}",
+        EventKind.examination_ordered,
+        order.actor,
+        details,
     )
     await notify(
-        case, f"examination.order:{order.event_id}", order.hospital, "委托检查通知", details
+        case, f"examination.order:{order.event_id}", Party.hospital, "委托检查通知", details
     )
     case.examinations.append(order)
     case.examination_pending = order
-    clocks.start_clock(case, "examination", wait.due)
+    clocks.start_clock(case, ClockName.examination, wait.due)
     return f"examination commissioned from {order.hospital}; results due by {wait.due}"
 
 
-async def on_results(case: CaseFile, results: ExaminationResults) -> None:
-    if results.event_id in case.seen_events:
-        return
-    case.seen_events.add(results.event_id)
+def check_results(case: CaseFile, results: ExaminationResults) -> None:
     if case.examination_pending is None:
-        workflow.logger.warning(
-            "examination results without an order ignored",
-            extra={"case_id": case.case_id, "stage": case.stage},
-        )
-        return
+        raise ValueError("没有待回的委托检查 (no commissioned examination is pending)")
+
+
+async def on_results(case: CaseFile, results: ExaminationResults) -> str:
     await record_event(
         case,
         f"examination.results:{results.event_id}",
-        "examination.results",
+        EventKind.examination_results,
         results.actor,
         {"summary_chars": len(results.summary)},
     )
     case.examination_pending = None
     show(case)
+    return "examination results recorded"
 
 
 def check_refusal(case: CaseFile, refusal: ExaminationRefusal) -> None:
-    if refusal.event_id in case.seen_events:
-        return
-    if case.examination_pending is None or case.closed_reason:
+    if case.examination_pending is None or case.closed:
         raise ValueError("没有待做的委托检查 (no commissioned examination is pending)")
 
 
 async def refuse_examination(case: CaseFile, refusal: ExaminationRefusal) -> str:
-    if refusal.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(refusal.event_id)
     await record_event(
         case,
         f"examination.refused:{refusal.event_id}",
-        "examination.refused",
+        EventKind.examination_refused,
         refusal.actor,
         {"reason": refusal.reason},
     )
-    await close(case, "terminated", f"当次鉴定终止: 拒不接受委托检查 ({refusal.reason})")
+    await close(case, CloseReason.terminated, f"当次鉴定终止: 拒不接受委托检查 ({refusal.reason})")
     return "appraisal terminated: the worker refused the commissioned examinations"

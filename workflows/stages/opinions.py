@@ -15,12 +15,13 @@ from workflows.records import record_event, show
 with workflow.unsafe.imports_passed_through():
     from schemas.events import REVIEW_LABELS, ExpertOpinion, ReviewLayer, ReviewSignoff
     from schemas.steps import Stage
+    from schemas.vocabulary import EventKind
 
 LAYERS = list(ReviewLayer)
 
 
 def expect_panel_at_work(case: CaseFile, what: str) -> None:
-    if case.stage is not Stage.conclusion or case.closed_reason:
+    if case.stage is not Stage.conclusion or case.closed:
         raise ValueError(f"{what}只能在结论出具阶段录入 (case is in stage {case.stage.value})")
     if case.decision_id is not None:
         raise ValueError("本案已出具结论 (a conclusion was already issued)")
@@ -32,8 +33,6 @@ def expect_panel_at_work(case: CaseFile, what: str) -> None:
 
 
 def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
-    if opinion.event_id in case.seen_events:
-        return  # a repeat: accepted and ignored by the handler
     expect_panel_at_work(case, "专家意见")
     if opinion.expert_id not in case.panel_ids:
         raise ValueError(
@@ -50,15 +49,12 @@ def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
 
 
 async def record_opinion(case: CaseFile, opinion: ExpertOpinion) -> str:
-    if opinion.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(opinion.event_id)
     earlier = case.opinions.get(opinion.expert_id)
     case.opinions[opinion.expert_id] = opinion.outcome
     data = {"expert_id": opinion.expert_id, "outcome": opinion.outcome.model_dump(mode="json")}
     if earlier:
         data["replaces"] = earlier.model_dump(mode="json")
-    kind = "opinion.corrected" if earlier else "opinion.recorded"
+    kind = EventKind.opinion_corrected if earlier else EventKind.opinion_recorded
     await record_event(case, f"opinion:{opinion.event_id}", kind, opinion.actor, data)
     if case.all_opinions_in and case.panel_majority is None:
         case.deliberations += 1
@@ -66,7 +62,7 @@ async def record_opinion(case: CaseFile, opinion: ExpertOpinion) -> str:
         await record_event(
             case,
             f"panel.deliberation:{case.deliberations}",
-            "panel.deliberation",
+            EventKind.panel_deliberation,
             "system",
             {"round": case.deliberations, "opinions": votes},
         )
@@ -77,8 +73,6 @@ async def record_opinion(case: CaseFile, opinion: ExpertOpinion) -> str:
 
 
 def check_signoff(case: CaseFile, signoff: ReviewSignoff) -> None:
-    if signoff.event_id in case.seen_events:
-        return
     expect_panel_at_work(case, "复核签署")
     if not case.all_opinions_in or case.panel_majority is None:
         raise ValueError("专家组意见尚未形成多数 (review needs every opinion and a majority)")
@@ -101,19 +95,18 @@ def check_signoff(case: CaseFile, signoff: ReviewSignoff) -> None:
 
 
 async def sign_off(case: CaseFile, signoff: ReviewSignoff) -> str:
-    if signoff.event_id in case.seen_events:
-        return "duplicate event ignored"
-    case.seen_events.add(signoff.event_id)
     label = REVIEW_LABELS[signoff.layer]
     data = {"layer": signoff.layer.value, "round": case.review_round, "reason": signoff.reason}
     if signoff.approve:
         case.signoffs[signoff.layer] = signoff
         await record_event(
-            case, f"review:{signoff.event_id}", "review.approved", signoff.actor, data
+            case, f"review:{signoff.event_id}", EventKind.review_approved, signoff.actor, data
         )
         show(case)
         return f"{label} signed off (round {case.review_round})"
-    await record_event(case, f"review:{signoff.event_id}", "review.returned", signoff.actor, data)
+    await record_event(
+        case, f"review:{signoff.event_id}", EventKind.review_returned, signoff.actor, data
+    )
     case.signoffs.clear()
     case.review_round += 1
     show(case)

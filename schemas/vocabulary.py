@@ -1,0 +1,151 @@
+"""The case's vocabulary, typed: event kinds of the log, clocks, parties and channels, how a
+case closes. The values are what PostgreSQL and the histories hold: renaming one is a
+migration, adding one is not."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from schemas.application import CaseType
+
+CASE_TYPE_LABELS = {
+    CaseType.initial: "初次鉴定",
+    CaseType.re_appraisal: "再次鉴定",
+    CaseType.review: "复查鉴定",
+    CaseType.illness: "因病鉴定",
+}
+
+
+class EventKind(StrEnum):
+    """Kinds of the append-only case event log (case_events.kind)."""
+
+    application_received = "application.received"
+    application_refused = "application.refused"
+    application_accepted = "application.accepted"
+    policy_captured = "policy.captured"
+    stage_entered = "stage.entered"
+    application_complete = "milestone.application_complete"
+    site_appraisal_done = "milestone.site_appraisal_done"
+    supplement_notice = "supplement.notice"
+    materials_supplemented = "materials.supplemented"
+    supplement_extended = "supplement.extended"
+    case_refused = "case.refused"
+    case_abandoned = "case.abandoned"
+    case_terminated = "case.terminated"
+    deadline_reminder = "deadline.reminder"
+    deadline_breached = "deadline.breached"
+    panel_drawn = "panel.drawn"
+    panel_shortage = "panel.shortage"
+    panel_redraw_requested = "panel.redraw_requested"
+    appointment_booked = "appointment.booked"
+    appointment_no_seat = "appointment.no_seat"
+    appointment_rescheduled = "appointment.rescheduled"
+    attended = "attendance.attended"
+    no_show = "attendance.no_show"
+    examination_ordered = "examination.ordered"
+    examination_results = "examination.results"
+    examination_refused = "examination.refused"
+    opinion_recorded = "opinion.recorded"
+    opinion_corrected = "opinion.corrected"
+    panel_deliberation = "panel.deliberation"
+    review_approved = "review.approved"
+    review_returned = "review.returned"
+    conclusion_extended = "conclusion.extended"
+    conclusion_decided = "conclusion.decided"
+    conclusion_issued = "conclusion.issued"
+    letter_failed = "letter.failed"
+    letter_sent = "letter.sent"
+    letter_rejected = "letter.rejected"
+    address_corrected = "address.corrected"
+    postal_accepted = "postal.accepted"
+    postal_in_transit = "postal.in_transit"
+    postal_delivered = "postal.delivered"
+    postal_returned = "postal.returned"
+    delivery_completed = "delivery.completed"
+    case_archived = "case.archived"
+
+
+class ClockName(StrEnum):
+    """The deadlines a case keeps (DOMAIN.md, Deadlines)."""
+
+    supplement_notice = "supplement_notice"
+    supplement = "supplement"
+    conclusion = "conclusion"  # the legal limit: 60 days from the complete application
+    green_conclusion = "green_conclusion"  # the green channel's shorter internal clock
+    site_promise = "site_promise"  # the local promise: conclusion within 5 days of the appraisal
+    attendance = "attendance"
+    examination = "examination"
+    delivery = "delivery"
+
+    @property
+    def label(self) -> str:
+        return CLOCK_LABELS[self]
+
+
+CLOCK_LABELS = {
+    ClockName.supplement_notice: "补正告知期限",
+    ClockName.supplement: "补正材料期限",
+    ClockName.conclusion: "鉴定结论法定期限",
+    ClockName.green_conclusion: "绿色通道结论期限",
+    ClockName.site_promise: "现场鉴定后5日内出具结论承诺",
+    ClockName.attendance: "到场情况录入期限",
+    ClockName.examination: "委托检查结果期限",
+    ClockName.delivery: "结论书送达期限",
+}
+
+
+class Party(StrEnum):
+    """Who a message from the case goes to."""
+
+    applicant = "applicant"
+    worker = "worker"
+    supervisor = "supervisor"
+    case_officer = "case_officer"
+    benefits_agency = "benefits_agency"  # 社会保险经办机构
+    hospital = "hospital"  # a commissioned hospital, named in the message
+
+
+class Channel(StrEnum):
+    sms = "sms"
+    internal = "internal"
+    supervisor = "supervisor"
+    benefits_agency = "benefits_agency"
+    letter = "letter"
+
+
+CHANNELS = {
+    Party.applicant: Channel.sms,
+    Party.worker: Channel.sms,
+    Party.supervisor: Channel.supervisor,
+    Party.case_officer: Channel.internal,
+    Party.benefits_agency: Channel.benefits_agency,
+    Party.hospital: Channel.letter,
+}
+
+
+class CloseReason(StrEnum):
+    """How a case left the five stages: delivered, or closed early (it is archived either way)."""
+
+    delivered = "delivered"
+    refused = "refused"  # 不予受理 (duplicate or ineligible)
+    abandoned = "abandoned"  # 视为放弃申请 (supplement deadline passed)
+    terminated = "terminated"  # 当次鉴定终止 (no-show, refused examinations)
+
+    @property
+    def label(self) -> str:
+        return CLOSE_LABELS[self]
+
+
+CLOSE_LABELS = {
+    CloseReason.delivered: "已送达",
+    CloseReason.refused: "不予受理",
+    CloseReason.abandoned: "视为放弃申请",
+    CloseReason.terminated: "鉴定终止",
+}
+
+
+class PostalStatus(StrEnum):
+    accepted = "accepted"  # 收寄
+    in_transit = "in_transit"
+    delivered = "delivered"  # 签收
+    returned = "returned"  # 退回

@@ -1,0 +1,84 @@
+"""The one gate every event from outside passes, updates and signals alike.
+
+A validator answers at once: refused with the stage's reason, before anything is written. The
+handler then queues on the case's one lock (the Temporal samples' safe message handlers): in
+it the event is checked again against the case as it is *now* (another event may have moved
+it meanwhile), applied, and only then marked seen. A repeat of an applied event gets the first
+answer and changes nothing; concurrent different events apply one after the other. Stages
+take the same lock around their own changes that await (registration, the draw, a booking).
+
+Nothing applies before the case number is bound to this run (acceptance registers it): a run
+that turns out to reuse another case's number fails without touching that case."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.case_file import CaseFile
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.events import CaseEvent
+
+E = TypeVar("E", bound=CaseEvent)
+Check = Callable[[CaseFile, E], None]
+Apply = Callable[[CaseFile, E], Awaitable[str]]
+
+REPEAT = "重复事件, 未再处理 (a repeat of an applied event, not applied again): "
+
+
+def refusal(reason: str) -> ApplicationError:
+    """How an update is refused once accepted: a Temporal failure carrying the reason."""
+    return ApplicationError(reason, type="Refused", non_retryable=True)
+
+
+def check(case: CaseFile, event: E, rule: Check[E]) -> None:
+    """Update validator. A repeat passes (the handler answers it); before registration the
+    state is not settled, so the handler decides."""
+    if event.event_id in case.answers or not case.registered:
+        return
+    rule(case, event)
+
+
+async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> str:
+    if not case.hardened:
+        return await unlocked(case, event, rule, change)
+    await workflow.wait_condition(lambda: case.registered)
+    async with case.lock:
+        if (answer := case.answers.get(event.event_id)) is not None:
+            return REPEAT + answer
+        try:
+            rule(case, event)
+        except ValueError as problem:
+            raise refusal(str(problem)) from None
+        answer = await change(case, event)
+        case.answers[event.event_id] = answer
+        return answer
+
+
+async def unlocked(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> str:
+    """How a case started before the hardening applied events (its history replays so):
+    marked seen first, then applied beside whatever else was running."""
+    if event.event_id in case.answers:
+        return REPEAT + case.answers[event.event_id]
+    try:
+        rule(case, event)
+    except ValueError as problem:
+        raise refusal(str(problem)) from None
+    case.answers[event.event_id] = ""
+    case.answers[event.event_id] = answer = await change(case, event)
+    return answer
+
+
+async def deliver(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> None:
+    """A signal: nobody waits for an answer, so a refusal is logged (no personal data)."""
+    try:
+        await apply(case, event, rule, change)
+    except ApplicationError as refused:
+        workflow.logger.warning(
+            "signal refused",
+            extra={"case_id": case.case_id, "stage": case.stage, "reason": refused.message},
+        )

@@ -1,0 +1,45 @@
+"""The application as the workflow receives it: raw, so that nothing a client sends (null,
+a payload that is not JSON, a wrong field) can fail the first workflow task over and over.
+A bad application fails the case at once, naming each field and the reason, never a value;
+it is the only thing that fails a case."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from schemas.application import AppraisalApplication
+    from schemas.problems import problems
+
+INVALID = "InvalidApplication"
+
+
+def invalid(lines: list[str]) -> ApplicationError:
+    listed = "\n".join(f"  - {line}" for line in lines)
+    return ApplicationError(
+        f"申请不符合要求, 案件未受理 (the application is not valid):\n{listed}",
+        {"problems": lines},
+        type=INVALID,
+        non_retryable=True,
+    )
+
+
+def read_application(raw: RawValue) -> AppraisalApplication | ApplicationError:
+    """The application, or the error that fails the case."""
+    try:
+        data = workflow.payload_converter().from_payload(raw.payload)
+    except Exception:
+        return invalid(["input: 无法读取, 申请须为 JSON 对象 (the input is not JSON)"])
+    if not isinstance(data, dict):
+        kind = "null" if data is None else type(data).__name__
+        return invalid(
+            [f"input: 申请须为 JSON 对象 (the application must be a JSON object, not {kind})"]
+        )
+    try:
+        return AppraisalApplication.model_validate(data)
+    except ValidationError as error:
+        return invalid(problems(error))
