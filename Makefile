@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit venv font schema clean
+.PHONY: run test lint typecheck unit venv font schema glyphs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The conclusion letter's CJK font (Debian fonts-wqy-zenhei); says what to do when it cannot.
+# The conclusion letter's fonts (Debian fonts-wqy-zenhei, and fonts-hanazono for rare
+# ideographs); says what to do when it cannot install them.
 font:
 	sh deploy/install-cjk-font.sh
 
@@ -33,6 +34,11 @@ test: font lint typecheck
 
 schema: $(STAMP)
 	$(BIN)/python -m schemas.export
+
+# What the letter's fonts can print (schemas/printable_table.py), which applications are checked
+# against; a unit test fails when it no longer matches the installed fonts.
+glyphs: $(STAMP) font
+	$(BIN)/python -m schemas.printable --generate
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -20,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.storage import Executor
-from infra.fonts import FontMissing, find_cjk_font
+from infra.fonts import FontMissing, find_cjk_font, find_fallback_fonts, is_han
 from infra.logs import get_logger
 from infra.settings import settings
 from schemas.application import CaseType
@@ -32,6 +33,9 @@ log = get_logger(__name__)
 # Zen Hei carries bitmap strikes fontTools cannot subset; it drops them (outlines suffice)
 # and would otherwise warn on every letter.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+# fpdf2 logs the characters a font lacks, which may come from a name: GlyphsMissing names
+# their code points instead.
+logging.getLogger("fpdf.output").setLevel(logging.ERROR)
 
 RULE = "《劳动能力鉴定管理办法》"  # cited by name: article numbers of the 2025 rule are unconfirmed
 PDF = "application/pdf"
@@ -95,14 +99,41 @@ class _LetterPdf(FPDF):
         super().__init__(format="A4")
         self.number = number
 
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        # The fallback fonts are for rare ideographs (names); a symbol or an emoji the main
+        # font lacks is refused, not drawn from a Japanese Mincho font.
+        return super().get_fallback_font(char, style) if is_han(ord(char)) else None
+
     def footer(self) -> None:
         self.set_y(-15)
         self.set_font(FONT, size=9)
         self.cell(0, 6, f"编号：{self.number}    第{self.page_no()}页 共{{nb}}页", align=Align.C)
 
 
-def render_conclusion_letter(letter: ConclusionLetter, font: Path) -> bytes:
-    """The letter as PDF bytes; the same letter and font give the same bytes."""
+def render_conclusion_letter(
+    letter: ConclusionLetter, font: Path, fallbacks: Sequence[Path] = ()
+) -> bytes:
+    """The letter as PDF bytes; the same letter and fonts give the same bytes.
+
+    The fallback fonts are large (50 MB, about a second to load on each render): only a letter
+    with an ideograph the main font lacks is rendered again with them."""
+    content, missing = _render(letter, font, ())
+    if fallbacks and any(map(is_han, missing)):
+        content, missing = _render(letter, font, fallbacks)
+    if missing:
+        # Code points only: the characters may come from a name.
+        points = ", ".join(f"U+{c:04X}" for c in sorted(set(missing)))
+        raise GlyphsMissing(
+            f"the letter's fonts ({', '.join(map(str, [font, *fallbacks]))}) lack {points}: "
+            "set CJK_FONT or CJK_FALLBACK_FONTS to fonts that have them"
+        )
+    return content
+
+
+def _render(
+    letter: ConclusionLetter, font: Path, fallbacks: Sequence[Path]
+) -> tuple[bytes, list[int]]:
+    """The PDF, and the code points no font could draw."""
     committee = letter.committee or committee_name()
     issued = letter.issued_at.astimezone(CHINA_TZ).date()
     injury = letter.case_type is not CaseType.illness
@@ -113,6 +144,10 @@ def render_conclusion_letter(letter: ConclusionLetter, font: Path) -> bytes:
     pdf.set_margins(25, 25, 25)
     pdf.set_auto_page_break(True, margin=22)
     pdf.add_font(FONT, fname=font)
+    for number, fallback in enumerate(fallbacks):
+        pdf.add_font(f"{FONT}-fallback-{number}", fname=fallback)
+    if fallbacks:
+        pdf.set_fallback_fonts([f"{FONT}-fallback-{n}" for n in range(len(fallbacks))])
     pdf.add_page()
     width = pdf.epw
 
@@ -175,11 +210,8 @@ def render_conclusion_letter(letter: ConclusionLetter, font: Path) -> bytes:
     content = bytes(pdf.output())
     embedded = pdf.fonts[FONT]
     assert isinstance(embedded, TTFFont)
-    if missing := embedded.missing_glyphs:
-        # Code points only: the characters may come from a name.
-        points = ", ".join(f"U+{c:04X}" for c in sorted(set(missing)))
-        raise GlyphsMissing(f"font {font} lacks {points}: set CJK_FONT to a font that has them")
-    return content
+    # A character no fallback font has stays with the main font, which records it as missing.
+    return content, embedded.missing_glyphs
 
 
 def _ref(row: asyncpg.Record) -> DocumentRef:
@@ -212,9 +244,16 @@ async def list_documents(conn: Executor, case_id: str) -> list[DocumentRef]:
 
 
 class Documents:
-    def __init__(self, pool: asyncpg.Pool, font: Path | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        font: Path | None = None,
+        fallbacks: Sequence[Path] | None = None,
+    ) -> None:
         self.pool = pool
-        self.font = font  # None: looked up on each render, so an installed font is picked up
+        # None: looked up on each render, so an installed font is picked up
+        self.font = font
+        self.fallbacks = fallbacks
 
     @activity.defn(name="issue_conclusion_letter")
     async def issue_conclusion_letter(self, letter: ConclusionLetter) -> DocumentRef:
@@ -238,8 +277,9 @@ class Documents:
         )
         try:
             font = self.font or find_cjk_font()
+            fallbacks = find_fallback_fonts() if self.fallbacks is None else self.fallbacks
             # CPU-bound (font subsetting): off the event loop.
-            content = await asyncio.to_thread(render_conclusion_letter, letter, font)
+            content = await asyncio.to_thread(render_conclusion_letter, letter, font, fallbacks)
         except FontMissing as missing:
             # Retryable: an operator installs the font and the case goes on, nothing lost.
             raise ApplicationError(str(missing), type="FontMissing") from missing

@@ -1,12 +1,15 @@
 #!/bin/sh
-# The CJK font of the conclusion letter (Debian package fonts-wqy-zenhei, see infra/fonts.py).
-# Installs it when it is missing and we are root on a Debian-like system; otherwise says what
-# to do and exits 0, so `make test` goes on and the render test explains. `--require` (the
-# Dockerfile) exits 1 instead when the font is still missing.
+# The fonts of the conclusion letter (see infra/fonts.py): WenQuanYi Zen Hei (Debian package
+# fonts-wqy-zenhei) and, for the rare ideographs of some names that it lacks (CJK Extension B
+# and later), HanaMin A and B (fonts-hanazono).
+# Installs what is missing when we are root on a Debian-like system; otherwise says what to do
+# and exits 0, so `make test` goes on and the render tests explain. `--require` (the Dockerfile)
+# exits 1 instead when a font is still missing. A font set by CJK_FONT or CJK_FALLBACK_FONTS
+# (paths separated by `:`) wins and is never installed over.
 set -u
 
-PACKAGE=fonts-wqy-zenhei
 FONT=/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+FALLBACK_FONTS="/usr/share/fonts/truetype/hanazono/HanaMinA.ttf /usr/share/fonts/truetype/hanazono/HanaMinB.ttf"
 REQUIRE=${1:-}
 
 missing() {
@@ -15,17 +18,44 @@ missing() {
     exit 0
 }
 
-if [ -n "${CJK_FONT:-}" ]; then  # an explicit font wins (infra/fonts.py): never install then
-    [ -f "$CJK_FONT" ] && exit 0
-    missing "CJK_FONT=$CJK_FONT is not a file: fix it, or unset it and install $PACKAGE"
-fi
-[ -f "$FONT" ] && exit 0
+# An explicit setting naming no file is the operator's to fix: never installed around.
+wrong_setting() {
+    if [ -n "${CJK_FONT:-}" ] && [ ! -f "$CJK_FONT" ]; then
+        echo "CJK_FONT=$CJK_FONT is not a file"
+        return
+    fi
+    old_ifs=$IFS
+    IFS=:
+    for font in ${CJK_FALLBACK_FONTS:-}; do
+        [ -f "$font" ] || { echo "CJK_FALLBACK_FONTS names $font, which is not a file"; break; }
+    done
+    IFS=$old_ifs
+}
+
+# The Debian packages whose fonts are used (no setting) and absent.
+needed_packages() {
+    packages=""
+    [ -n "${CJK_FONT:-}" ] || [ -f "$FONT" ] || packages="fonts-wqy-zenhei"
+    if [ -z "${CJK_FALLBACK_FONTS:-}" ]; then
+        for font in $FALLBACK_FONTS; do
+            [ -f "$font" ] || { packages="$packages fonts-hanazono"; break; }
+        done
+    fi
+    echo $packages
+}
+
+problem=$(wrong_setting)
+[ -n "$problem" ] && missing "$problem: fix it, or unset it and install fonts-wqy-zenhei and fonts-hanazono"
+packages=$(needed_packages)
+[ -z "$packages" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing $PACKAGE (the CJK font of the conclusion letter)"
+    echo "installing $packages (the fonts of the conclusion letter)"
+    # shellcheck disable=SC2086  # one word per package
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "$PACKAGE"; } >/dev/null 2>&1 \
-        || echo "apt-get could not install $PACKAGE" >&2
-    [ -f "$FONT" ] && exit 0
+        apt-get install -y -qq --no-install-recommends $packages; } >/dev/null 2>&1 \
+        || echo "apt-get could not install $packages" >&2
+    packages=$(needed_packages)
+    [ -z "$packages" ] && exit 0
 fi
-missing "the conclusion letter needs a CJK font: run \`sudo apt-get install $PACKAGE\` or set CJK_FONT to a TrueType font with Chinese glyphs"
+missing "the conclusion letter needs its fonts: run \`sudo apt-get install $packages\`, or set CJK_FONT (a TrueType font with Chinese glyphs) and CJK_FALLBACK_FONTS (fonts with CJK Extension B)"

@@ -10,8 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.clock import today
 from schemas.identifiers import CitizenId, CreditCode, Mobile, PostalCode
+from schemas.printable import Printable, PrintableText
 
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=500), Printable]
+# pydantic's error text repeats the input (`input_value=…`): hidden, so that no citizen ID ends
+# up in a failure message stored in Temporal's history.
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
 
 class CaseType(StrEnum):
@@ -66,36 +70,38 @@ class MaterialKind(StrEnum):
 
 
 class Address(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
-    text: Annotated[str, Field(min_length=6, max_length=200, description="省市区街道门牌")]
+    text: Annotated[
+        str, Field(min_length=6, max_length=200, description="省市区街道门牌"), Printable
+    ]
     postal_code: PostalCode
 
 
 class Worker(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
-    name: Annotated[str, Field(min_length=2, max_length=40)]
+    name: Annotated[str, Field(min_length=2, max_length=40), Printable]
     citizen_id: CitizenId
     mobile: Mobile
     address: Address
 
 
 class Employer(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
-    name: Annotated[str, Field(min_length=2, max_length=100)]
+    name: Annotated[str, Field(min_length=2, max_length=100), Printable]
     credit_code: CreditCode
     address: Address
     contact_mobile: Mobile | None = None
 
 
 class Applicant(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
     role: ApplicantRole
-    name: Annotated[str, Field(min_length=2, max_length=100)]
-    relationship: str | None = Field(
+    name: Annotated[str, Field(min_length=2, max_length=100), Printable]
+    relationship: PrintableText | None = Field(
         default=None, description="近亲属与职工的关系, required for a relative"
     )
     mobile: Mobile | None = None
@@ -110,18 +116,20 @@ class Applicant(BaseModel):
 
 
 class InjuryFacts(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
     occurred_on: date = Field(description="受伤或确诊日期")
     description: Text
     diagnosis: Text
-    body_parts: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(min_length=1)
-    specialties: list[Specialty] = Field(min_length=1, description="鉴定需要的专家专业")
-    determination_no: str | None = Field(default=None, description="工伤认定决定书文号")
-    treating_hospitals: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(
-        default_factory=list, description="hospitals that treated the worker (recusal)"
+    body_parts: list[Annotated[str, Field(min_length=1, max_length=40), Printable]] = Field(
+        min_length=1
     )
-    treating_doctors: list[Annotated[str, Field(min_length=2, max_length=40)]] = Field(
+    specialties: list[Specialty] = Field(min_length=1, description="鉴定需要的专家专业")
+    determination_no: PrintableText | None = Field(default=None, description="工伤认定决定书文号")
+    treating_hospitals: list[Annotated[str, Field(min_length=2, max_length=100), Printable]] = (
+        Field(default_factory=list, description="hospitals that treated the worker (recusal)")
+    )
+    treating_doctors: list[Annotated[str, Field(min_length=2, max_length=40), Printable]] = Field(
         default_factory=list, description="doctors who treated the worker (recusal)"
     )
 
@@ -135,7 +143,7 @@ class InjuryFacts(BaseModel):
 
 
 class Material(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
     kind: MaterialKind
     title: Text
@@ -145,9 +153,11 @@ class Material(BaseModel):
 class PriorConclusion(BaseModel):
     """The conclusion a re-appraisal disputes or a review re-examines."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
-    case_id: Annotated[str, Field(min_length=3, max_length=40, description="its case number")]
+    case_id: Annotated[
+        str, Field(min_length=3, max_length=40, description="its case number"), Printable
+    ]
     concluded_on: date = Field(description="date of the conclusion")
     received_on: date | None = Field(
         default=None, description="date the applicant received it (re-appraisal: required)"
@@ -163,7 +173,7 @@ class PriorConclusion(BaseModel):
 class AppraisalApplication(BaseModel):
     """One application = one case. Personal data in here is sensitive (PIPL)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
     case_type: CaseType
     applicant: Applicant

@@ -23,7 +23,7 @@ from schemas.application import AppraisalMode, CaseType, Jurisdiction
 from schemas.documents import ConclusionLetter, DocumentRef
 from schemas.steps import CaseRegistration, Stage
 from tests.helpers import random_citizen_id
-from tests.unit.test_documents import letter
+from tests.unit.test_documents import letter, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "documents-test-key"
@@ -126,6 +126,27 @@ async def test_a_missing_font_is_a_retryable_failure_and_stores_nothing(
         await issue(db_pool, letter(case_id=case_id, citizen_id=citizen_id))
     assert failed.value.type == "FontMissing" and not failed.value.non_retryable
     assert "apt-get install fonts-wqy-zenhei" in str(failed.value)
+    assert await db_pool.fetchval("SELECT count(*) FROM documents WHERE case_id = $1", case_id) == 0
+
+
+async def test_a_rare_name_goes_through_the_real_activity(db_pool: asyncpg.Pool) -> None:
+    # 𪚥 (U+2A6A5, CJK Extension B) is not in Zen Hei: drawn from the fallback fonts.
+    case_id, citizen_id = await new_case(db_pool)
+    ref = await issue(db_pool, letter(case_id=case_id, citizen_id=citizen_id, worker_name="王𪚥"))
+    stored = await fetch_document(db_pool, ref.document_id)
+    assert stored is not None and hashlib.sha256(stored[1]).hexdigest() == ref.sha256
+    assert "姓名王𪚥" in text_of(stored[1])
+
+
+async def test_missing_fallback_fonts_are_a_retryable_failure(
+    db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id, citizen_id = await new_case(db_pool)
+    monkeypatch.setenv("CJK_FALLBACK_FONTS", "/nonexistent/HanaMinB.ttf")
+    with pytest.raises(ApplicationError) as failed:
+        await issue(db_pool, letter(case_id=case_id, citizen_id=citizen_id))
+    assert failed.value.type == "FontMissing" and not failed.value.non_retryable
+    assert "apt-get install fonts-hanazono" in str(failed.value)
     assert await db_pool.fetchval("SELECT count(*) FROM documents WHERE case_id = $1", case_id) == 0
 
 

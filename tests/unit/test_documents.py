@@ -1,5 +1,6 @@
 """The conclusion letter as a PDF: every field a 鉴定结论书 must state, read back with pypdf;
-the full citizen ID never printed; the same letter gives the same bytes."""
+the full citizen ID never printed; the same letter gives the same bytes; rare names printed
+with the fallback fonts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pypdf import PdfReader
 
 from activities.documents import GlyphsMissing, masked_id, render_conclusion_letter
 from infra import fonts
-from infra.fonts import FontMissing, find_cjk_font
+from infra.fonts import FontMissing, find_cjk_font, find_fallback_fonts
 from schemas.application import CaseType
 from schemas.clock import CHINA_TZ
 from schemas.documents import ConclusionLetter
@@ -28,6 +29,14 @@ def font() -> Path:
     try:
         return find_cjk_font()
     except FontMissing as missing:  # the message says what to install
+        pytest.fail(str(missing))
+
+
+@pytest.fixture(scope="module")
+def fallbacks() -> tuple[Path, ...]:
+    try:
+        return find_fallback_fonts()
+    except FontMissing as missing:
         pytest.fail(str(missing))
 
 
@@ -59,6 +68,12 @@ def text_of(pdf: bytes) -> str:
     """All pages' text without whitespace: wrapping and cell gaps do not split a field."""
     reader = PdfReader(io.BytesIO(pdf))
     return re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+
+
+def base_fonts(pdf: bytes) -> set[str]:
+    """The fonts the first page uses, without their subset prefix."""
+    fonts = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]["/Font"].get_object()
+    return {str(f.get_object()["/BaseFont"]).split("+")[-1] for f in fonts.values()}
 
 
 def test_the_letter_states_everything_a_conclusion_letter_must(font: Path) -> None:
@@ -151,3 +166,47 @@ def test_a_missing_font_says_what_to_install(
     (tmp_path / "mine.ttf").write_bytes(b"")
     monkeypatch.setenv("CJK_FONT", str(tmp_path / "mine.ttf"))
     assert find_cjk_font() == tmp_path / "mine.ttf"
+
+
+@pytest.mark.parametrize("name", ["王𪚥", "吉𠮷", "赵孟𫖯", "𠀋𪚥"])  # Extensions B and C
+def test_a_rare_name_is_printed_with_the_fallback_fonts(
+    font: Path, fallbacks: tuple[Path, ...], name: str
+) -> None:
+    rare = letter(worker_name=name, body_parts=["右手𠮷指"])
+    pdf = render_conclusion_letter(rare, font, fallbacks)
+    text = text_of(pdf)
+    assert f"姓名{name}性别男" in text and "受伤部位右手𠮷指" in text
+    assert render_conclusion_letter(rare, font, fallbacks) == pdf
+    assert base_fonts(pdf) == {"WenQuanYiZenHei", "HanaMinA"}
+
+
+def test_a_common_letter_does_not_load_the_fallback_fonts(
+    font: Path, fallbacks: tuple[Path, ...]
+) -> None:
+    pdf = render_conclusion_letter(letter(), font, fallbacks)
+    assert pdf == render_conclusion_letter(letter(), font)
+    assert base_fonts(pdf) == {"WenQuanYiZenHei"}
+
+
+@pytest.mark.parametrize("character", ["😀", "𰀀", "\ue000"])  # emoji, Extension G, private use
+def test_what_no_font_prints_is_refused_even_with_fallbacks(
+    font: Path, fallbacks: tuple[Path, ...], character: str
+) -> None:
+    with pytest.raises(GlyphsMissing, match=rf"lack U\+{ord(character):04X}: set CJK_FONT"):
+        render_conclusion_letter(letter(worker_name=f"王{character}"), font, fallbacks)
+
+
+def test_missing_fallback_fonts_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CJK_FALLBACK_FONTS", raising=False)
+    monkeypatch.setattr(fonts, "DEBIAN_FALLBACK_FONTS", (tmp_path / "HanaMinA.ttf",))
+    with pytest.raises(FontMissing, match="sudo apt-get install fonts-hanazono"):
+        find_fallback_fonts()
+    (tmp_path / "a.ttf").write_bytes(b"")
+    monkeypatch.setenv("CJK_FALLBACK_FONTS", f"{tmp_path / 'a.ttf'}:{tmp_path / 'gone.ttf'}")
+    with pytest.raises(FontMissing, match=r"CJK_FALLBACK_FONTS names .*gone\.ttf, which is not"):
+        find_fallback_fonts()
+    (tmp_path / "b.ttf").write_bytes(b"")
+    monkeypatch.setenv("CJK_FALLBACK_FONTS", f"{tmp_path / 'a.ttf'}:{tmp_path / 'b.ttf'}")
+    assert find_fallback_fonts() == (tmp_path / "a.ttf", tmp_path / "b.ttf")
