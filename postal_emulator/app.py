@@ -90,6 +90,9 @@ def create_app(
         if faults.fail_next:
             faults.fail_next -= 1
             raise ApiError(503, "unavailable", "postal service temporarily unavailable")
+        if faults.reject_next:
+            faults.reject_next -= 1
+            raise ApiError(400, "address_not_served", "收件地址不在投递范围 (address not served)")
         existing = store.by_key(idempotency_key)
         if existing is not None:
             if existing.fingerprint != request.fingerprint():

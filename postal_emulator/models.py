@@ -109,4 +109,7 @@ class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fail_next: Annotated[int, Field(ge=0, le=1000, description="answer N creates with 503")] = 0
+    reject_next: Annotated[
+        int, Field(ge=0, le=1000, description="refuse N creates with 400 (address not served)")
+    ] = 0
     delay_ms: Annotated[int, Field(ge=0, le=60_000, description="sleep before answering")] = 0

@@ -147,11 +147,13 @@ class Driver:
 
     @classmethod
     async def start(
-        cls, env: WorkflowEnvironment, application: AppraisalApplication, case_id: str | None = None
+        cls,
+        env: WorkflowEnvironment,
+        application: AppraisalApplication,
+        case_id: str | None = None,
+        task_queue: str = "appraisal-test",
     ) -> Driver:
-        handle = await start_case(
-            env.client, application, case_id or new_id(), task_queue="appraisal-test"
-        )
+        handle = await start_case(env.client, application, case_id or new_id(), task_queue)
         return cls(env, handle)
 
     async def status(self) -> CaseStatus:
@@ -190,7 +192,8 @@ class Driver:
         )
         return await self.until(lambda s: s.stage is Stage.conclusion)
 
-    async def conclude(self, outcome: Outcome = GRADE_8) -> CaseStatus:
+    async def decide(self, outcome: Outcome = GRADE_8) -> CaseStatus:
+        """Every panel member's opinion, the three sign-offs, the committee's decision."""
         status = await self.until(lambda s: s.stage is Stage.conclusion and s.panel is not None)
         assert status.panel is not None
         for member in status.panel.members:
@@ -203,7 +206,12 @@ class Driver:
             await self.update("record_opinion", opinion)
         await self.review()
         decision = ConclusionDecision(event_id=new_id("dec"), actor="committee", outcome=outcome)
-        await self.update("issue_conclusion", decision)
+        assert "being issued" in await self.update("issue_conclusion", decision)
+        return status
+
+    async def conclude(self, outcome: Outcome = GRADE_8) -> CaseStatus:
+        """Opinions, reviews and the decision; then both letters are in the post."""
+        await self.decide(outcome)
         return await self.posted()
 
     async def posted(self) -> CaseStatus:

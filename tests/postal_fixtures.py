@@ -18,9 +18,10 @@ class PostalFaults:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
 
-    async def set(self, *, fail_next: int = 0, delay_ms: int = 0) -> None:
+    async def set(self, *, fail_next: int = 0, delay_ms: int = 0, reject_next: int = 0) -> None:
         response = await self._http.post(
-            "/v1/_faults", json={"fail_next": fail_next, "delay_ms": delay_ms}
+            "/v1/_faults",
+            json={"fail_next": fail_next, "delay_ms": delay_ms, "reject_next": reject_next},
         )
         response.raise_for_status()
 

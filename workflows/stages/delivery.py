@@ -84,6 +84,7 @@ async def post_letter(case: CaseFile, recipient: Recipient) -> Shipment:
             ):
                 raise
             await courier_refused(case, letter, cause.message)
+    case.shipments[shipment.waybill_no] = shipment
     await record_event(
         case,
         key=f"letter.sent:{recipient.value}"
@@ -194,9 +195,7 @@ async def run(case: CaseFile) -> None:
 
 
 async def post_letters(case: CaseFile) -> None:
-    shipments = await asyncio.gather(*(post_letter(case, r) for r in Recipient))
-    for shipment in shipments:
-        case.shipments[shipment.waybill_no] = shipment
+    await asyncio.gather(*(post_letter(case, r) for r in Recipient))
     early, case.early_postal = case.early_postal, []
     for event in early:
         if apply_postal(case, event):
