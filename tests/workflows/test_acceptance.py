@@ -19,6 +19,7 @@ from schemas.steps import Stage
 from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, china, deadline, example, new_id, refused
+from workflows.case import AppraisalCase
 
 MISSING = [MaterialKind.medical_records, MaterialKind.injury_determination]
 
@@ -70,7 +71,9 @@ async def test_notice_clock_runs_over_national_day_and_escalates(
         assert escalations == 1
 
         # Late, but the duty remains: the notice stops the clock and starts the 30-day wait.
-        assert "2026-11-13" in await case.update("issue_supplement_notice", notice(*MISSING))
+        assert "2026-11-13" in await case.update(
+            AppraisalCase.issue_supplement_notice, notice(*MISSING)
+        )
         status = await case.until(lambda s: any(d.name == "supplement" for d in s.deadlines))
         assert [d.name for d in status.deadlines] == ["supplement"]
         await case.handle.terminate("test over")
@@ -84,8 +87,12 @@ async def test_notice_in_time_then_supplement_accepts(
         await case.until(lambda s: bool(s.deadlines))
         await case.skip_to(china(2026, 10, 9, 10))
         # 30 days from 9 Oct end on Sunday 8 Nov: the period moves to Monday 9 Nov.
-        assert "2026-11-09" in await case.update("issue_supplement_notice", notice(*MISSING))
-        await case.handle.signal("materials_supplemented", handed_in(MaterialKind.medical_records))
+        assert "2026-11-09" in await case.update(
+            AppraisalCase.issue_supplement_notice, notice(*MISSING)
+        )
+        await case.handle.signal(
+            AppraisalCase.materials_supplemented, handed_in(MaterialKind.medical_records)
+        )
         status = await case.until(
             lambda s: s.missing_materials == [MaterialKind.injury_determination]
         )
@@ -93,7 +100,7 @@ async def test_notice_in_time_then_supplement_accepts(
             status.stage is Stage.acceptance and "injury_determination" in status.pending_actions[0]
         )
         await case.handle.signal(
-            "materials_supplemented", handed_in(MaterialKind.injury_determination)
+            AppraisalCase.materials_supplemented, handed_in(MaterialKind.injury_determination)
         )
         status = await case.until(lambda s: s.complete_on is not None)
         # The 60-day conclusion clock runs from the complete application: 9 Oct -> 8 Dec.
@@ -109,8 +116,10 @@ async def test_supplement_deadline_passed_abandons_the_case(
     async with case_env(china(2026, 11, 2)) as env:
         case = await Driver.start(env, example("initial_incomplete"))
         await case.until(lambda s: bool(s.deadlines))
-        await case.update("issue_supplement_notice", notice(*MISSING))
-        await case.handle.signal("materials_supplemented", handed_in(MaterialKind.medical_records))
+        await case.update(AppraisalCase.issue_supplement_notice, notice(*MISSING))
+        await case.handle.signal(
+            AppraisalCase.materials_supplemented, handed_in(MaterialKind.medical_records)
+        )
         final = await case.handle.result()  # time skips to the end of 2 Dec, then archiving
     assert final.stage is Stage.archived
     assert final.closed is CloseReason.abandoned
@@ -126,19 +135,21 @@ async def test_good_reason_extends_the_supplement_deadline(case_env: CaseEnv) ->
     async with case_env(china(2026, 11, 2)) as env:
         case = await Driver.start(env, example("initial_incomplete"))
         await case.until(lambda s: bool(s.deadlines))
-        await case.update("issue_supplement_notice", notice(*MISSING))
+        await case.update(AppraisalCase.issue_supplement_notice, notice(*MISSING))
         early = SupplementExtension(
             event_id=new_id("x"), actor="clerk", reason="住院治疗中", until=date(2026, 12, 1)
         )
-        assert "须晚于 2026-12-02" in await refused(case, "extend_supplement_deadline", early)
+        assert "须晚于 2026-12-02" in await refused(
+            case, AppraisalCase.extend_supplement_deadline, early
+        )
         later = early.model_copy(update={"event_id": new_id("x"), "until": date(2026, 12, 21)})
-        await case.update("extend_supplement_deadline", later)
+        await case.update(AppraisalCase.extend_supplement_deadline, later)
         await case.skip_to(china(2026, 12, 10))
         status = await case.status()
         assert status.closed_reason is None and deadline(status, "supplement").due_on == date(
             2026, 12, 21
         )
-        await case.handle.signal("materials_supplemented", handed_in(*MISSING))
+        await case.handle.signal(AppraisalCase.materials_supplemented, handed_in(*MISSING))
         status = await case.until(lambda s: s.stage is Stage.organizing)
         assert status.complete_on == date(2026, 12, 10)
         await case.handle.terminate("test over")

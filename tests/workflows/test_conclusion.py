@@ -33,6 +33,7 @@ from tests.helpers import (
     refused,
     search_attributes,
 )
+from workflows.case import AppraisalCase
 
 MONDAY = china(2026, 10, 12)  # appraisal Thursday 15 Oct; legal limit Friday 11 Dec
 G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))
@@ -71,14 +72,14 @@ async def test_majority_of_five_and_the_letter(case_env: CaseEnv, db_pool: async
         panel = members(await case.attend())
         assert len(panel) == 5
         for expert, outcome in zip(panel, [G7, G8, G7, G9, G7], strict=True):
-            await case.update("record_opinion", opinion(expert, outcome))
+            await case.update(AppraisalCase.record_opinion, opinion(expert, outcome))
         status = await case.status()
         assert status.panel_majority == G7 and status.pending_actions[0].startswith(
             "sign_off_review by the examination"
         )
         await case.review()
         issued = await case.update(
-            "issue_conclusion",
+            AppraisalCase.issue_conclusion,
             ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G7),
         )
         assert "七级" in issued
@@ -112,17 +113,17 @@ async def test_no_majority_deliberates_and_a_correction_settles_it(
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
         a, b, c = members(await case.attend())
-        await case.update("record_opinion", opinion(a, G7))
-        await case.update("record_opinion", opinion(b, G8))
-        answer = await case.update("record_opinion", opinion(c, G9))
+        await case.update(AppraisalCase.record_opinion, opinion(a, G7))
+        await case.update(AppraisalCase.record_opinion, opinion(b, G8))
+        answer = await case.update(AppraisalCase.record_opinion, opinion(c, G9))
         assert "no majority" in answer and "round 1" in answer
         status = await case.status()
         assert status.panel_majority is None and status.deliberations == 1
         assert "deliberation" in status.pending_actions[0]
         early = ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G8)
-        assert "未形成多数" in await refused(case, "issue_conclusion", early)
-        assert "已录入相同意见" in await refused(case, "record_opinion", opinion(c, G9))
-        assert "corrected" in await case.update("record_opinion", opinion(c, G8))
+        assert "未形成多数" in await refused(case, AppraisalCase.issue_conclusion, early)
+        assert "已录入相同意见" in await refused(case, AppraisalCase.record_opinion, opinion(c, G9))
+        assert "corrected" in await case.update(AppraisalCase.record_opinion, opinion(c, G8))
         assert (await case.status()).panel_majority == G8
         events = await db_pool.fetch(
             "SELECT kind, data::text AS data FROM case_events WHERE case_id = $1 AND kind LIKE 'opinion.%' ORDER BY id",
@@ -149,46 +150,50 @@ async def test_each_review_layer_can_return_and_the_loop_is_bounded(
         case = await Driver.start(env, example("initial_complete"))
         a, b, c = members(await case.attend())
         for expert in (a, b, c):
-            await case.update("record_opinion", opinion(expert, G8))
+            await case.update(AppraisalCase.record_opinion, opinion(expert, G8))
         assert "面检组" in await refused(
-            case, "sign_off_review", signoff(ReviewLayer.chief_examination)
+            case, AppraisalCase.sign_off_review, signoff(ReviewLayer.chief_examination)
         )
         assert "理由" in await refused(
-            case, "sign_off_review", signoff(ReviewLayer.examination, approve=False)
+            case, AppraisalCase.sign_off_review, signoff(ReviewLayer.examination, approve=False)
         )
         # Round 1: the examination group sends it back; the panel corrects.
         await case.update(
-            "sign_off_review", signoff(ReviewLayer.examination, False, "右膝活动度测量有误")
+            AppraisalCase.sign_off_review,
+            signoff(ReviewLayer.examination, False, "右膝活动度测量有误"),
         )
         await case.update(
-            "record_opinion",
+            AppraisalCase.record_opinion,
             opinion(c, Outcome(verdict=Verdict.grade_8, self_care=SelfCare.partial)),
         )
-        await case.update("record_opinion", opinion(c, G8))
+        await case.update(AppraisalCase.record_opinion, opinion(c, G8))
         # Round 2: the chief examination group sends it back.
-        await case.update("sign_off_review", signoff(ReviewLayer.examination))
-        assert "复核已开始" in await refused(case, "record_opinion", opinion(a, G9))
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.examination))
+        assert "复核已开始" in await refused(case, AppraisalCase.record_opinion, opinion(a, G9))
         await case.update(
-            "sign_off_review", signoff(ReviewLayer.chief_examination, False, "缺少肌电图")
+            AppraisalCase.sign_off_review,
+            signoff(ReviewLayer.chief_examination, False, "缺少肌电图"),
         )
         # Round 3: the re-check group sends it back.
         for layer in (ReviewLayer.examination, ReviewLayer.chief_examination):
-            await case.update("sign_off_review", signoff(layer))
+            await case.update(AppraisalCase.sign_off_review, signoff(layer))
         await case.update(
-            "sign_off_review", signoff(ReviewLayer.recheck, False, "依据条款引用不全")
+            AppraisalCase.sign_off_review, signoff(ReviewLayer.recheck, False, "依据条款引用不全")
         )
         # Round 4 is the last: no more returns, sign-offs lead to the conclusion.
         status = await case.status()
         assert status.review_round == 4 and status.signed_off == []
-        await case.update("sign_off_review", signoff(ReviewLayer.examination))
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.examination))
         assert "上限 4" in await refused(
-            case, "sign_off_review", signoff(ReviewLayer.chief_examination, False, "再议")
+            case,
+            AppraisalCase.sign_off_review,
+            signoff(ReviewLayer.chief_examination, False, "再议"),
         )
-        await case.update("sign_off_review", signoff(ReviewLayer.chief_examination))
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.chief_examination))
         unsigned = ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G8)
-        assert "待复核组签署" in await refused(case, "issue_conclusion", unsigned)
-        await case.update("sign_off_review", signoff(ReviewLayer.recheck))
-        await case.update("issue_conclusion", unsigned)
+        assert "待复核组签署" in await refused(case, AppraisalCase.issue_conclusion, unsigned)
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.recheck))
+        await case.update(AppraisalCase.issue_conclusion, unsigned)
         await case.until(lambda s: s.stage is Stage.delivery)
         reviews = await db_pool.fetch(
             "SELECT kind, data->>'layer' AS layer, data->>'round' AS round FROM case_events"
@@ -259,9 +264,11 @@ async def test_extension_once_with_reason_moves_the_legal_limit(
         case = await Driver.start(env, example("initial_complete"))
         await case.attend()
         ask = ConclusionExtension(event_id=new_id("x"), actor="director", reason="需会诊, 案情复杂")
-        assert "2027-01-10" in await case.update("extend_conclusion_deadline", ask)
+        assert "2027-01-10" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
         again = ask.model_copy(update={"event_id": new_id("x")})
-        assert "只能延长一次" in await refused(case, "extend_conclusion_deadline", again)
+        assert "只能延长一次" in await refused(
+            case, AppraisalCase.extend_conclusion_deadline, again
+        )
         await case.skip_to(china(2026, 12, 20))
         status = await case.status()
         assert (
@@ -293,7 +300,8 @@ async def test_a_granted_reschedule_moves_both_conclusion_clocks(case_env: CaseE
         case = await Driver.start(env, green)
         await case.until(lambda s: s.appointment is not None)
         moved = await case.update(
-            "reschedule", Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+            AppraisalCase.reschedule,
+            Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查"),
         )
         status = await case.status()
         shift = timedelta(days=status.deadline_shift_days)
@@ -312,13 +320,21 @@ async def test_opinion_validators(case_env: CaseEnv) -> None:
         case = await Driver.start(env, example("initial_complete"))
         status = await case.until(lambda s: s.panel is not None)
         member = members(status)[0]
-        assert "结论出具阶段" in await refused(case, "record_opinion", opinion(member, G8))
+        assert "结论出具阶段" in await refused(
+            case, AppraisalCase.record_opinion, opinion(member, G8)
+        )
         await case.attend()
-        assert "不是本案专家组成员" in await refused(case, "record_opinion", opinion("EXP-999", G8))
+        assert "不是本案专家组成员" in await refused(
+            case, AppraisalCase.record_opinion, opinion("EXP-999", G8)
+        )
         off_scale = opinion(member, Outcome(verdict=Verdict.major_loss))
-        assert "grade_1" in await refused(case, "record_opinion", off_scale)
+        assert "grade_1" in await refused(case, AppraisalCase.record_opinion, off_scale)
         first = opinion(member, G8)
-        assert "recorded (1/3)" in await case.update("record_opinion", first)
-        assert "重复事件" in await case.update("record_opinion", first)  # same event: ignored
-        assert "已录入相同意见" in await refused(case, "record_opinion", opinion(member, G8))
+        assert "recorded (1/3)" in await case.update(AppraisalCase.record_opinion, first)
+        assert "重复事件" in await case.update(
+            AppraisalCase.record_opinion, first
+        )  # same event: ignored
+        assert "已录入相同意见" in await refused(
+            case, AppraisalCase.record_opinion, opinion(member, G8)
+        )
         await case.handle.terminate("test over")

@@ -85,7 +85,9 @@ async def test_the_same_reschedule_sent_three_times_at_once_applies_once(
         case = await Driver.start(env, example("initial_complete"))
         await case.until(lambda s: s.appointment is not None)
         request = Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
-        answers = await asyncio.gather(*(case.update("reschedule", request) for _ in range(3)))
+        answers = await asyncio.gather(
+            *(case.update(AppraisalCase.reschedule, request) for _ in range(3))
+        )
         applied = [a for a in answers if not a.startswith("重复事件")]
         assert len(applied) == 1 and "moved 5 days" in applied[0]
         assert all(a.endswith(applied[0]) for a in answers)  # repeats carry the first answer
@@ -113,7 +115,9 @@ async def test_different_reschedules_at_once_apply_one_after_the_other(
         requests = [
             Reschedule(event_id=new_id("r"), actor="clerk", reason=f"第{n}次改期") for n in (1, 2)
         ]
-        answers = await asyncio.gather(*(case.update("reschedule", r) for r in requests))
+        answers = await asyncio.gather(
+            *(case.update(AppraisalCase.reschedule, r) for r in requests)
+        )
         # 15 Oct -> 20 Oct -> 22 Oct: each moves from where the other left the appointment.
         assert sorted(answers) == sorted(
             [
@@ -143,7 +147,8 @@ async def test_two_notices_at_once_one_is_issued_the_other_refused(
             SupplementNotice(event_id=new_id("n"), actor="clerk", items=items) for _ in range(2)
         ]
         outcomes = await asyncio.gather(
-            *(case.update("issue_supplement_notice", n) for n in notices), return_exceptions=True
+            *(case.update(AppraisalCase.issue_supplement_notice, n) for n in notices),
+            return_exceptions=True,
         )
         issued = [o for o in outcomes if isinstance(o, str)]
         assert len(issued) == 1 and "materials due by" in issued[0]
@@ -166,7 +171,9 @@ async def test_a_walk_in_booking_during_the_first_booking_is_kept(
         walk_in = ScheduleAppraisal(
             event_id=new_id("s"), actor="clerk", at=china(2026, 10, 13, 14), place="鉴定大厅"
         )
-        assert "2026-10-13 14:00 北京时间" in await case.update("schedule_appraisal", walk_in)
+        assert "2026-10-13 14:00 北京时间" in await case.update(
+            AppraisalCase.schedule_appraisal, walk_in
+        )
         status = await case.status()
         assert status.appointment and status.appointment.place == "鉴定大厅"
         booked = await db_pool.fetch(
@@ -197,7 +204,7 @@ async def test_a_booking_sent_with_attendance_never_rebooks_a_held_appraisal(
         attending = await case.handle.start_update(
             AppraisalCase.record_attendance, attended, wait_for_stage=WorkflowUpdateStage.ACCEPTED
         )
-        assert "已录入到场情况" in await refused(case, "schedule_appraisal", later)
+        assert "已录入到场情况" in await refused(case, AppraisalCase.schedule_appraisal, later)
         assert "attended" in cast(str, await attending.result())
         events = [
             r["kind"]
@@ -233,8 +240,13 @@ async def test_a_courier_refusal_is_escalated_and_the_corrected_letter_goes_out(
             async with httpx.AsyncClient(base_url=postal_url) as http:
                 await PostalActivities(http).send_letter(letter)
         await case.decide()
-        status = await case.until(lambda s: any("correct_address" in a for a in s.pending_actions))
-        assert status.stage is Stage.delivery and len(status.shipments) == 1
+        # One letter refused and escalated, the other in the post.
+        status = await case.until(
+            lambda s: (
+                any("correct_address" in a for a in s.pending_actions) and len(s.shipments) == 1
+            )
+        )
+        assert status.stage is Stage.delivery
         described = await case.handle.describe()
         assert described.status is WorkflowExecutionStatus.RUNNING
         escalated = await db_pool.fetchval(
@@ -252,7 +264,7 @@ async def test_a_courier_refusal_is_escalated_and_the_corrected_letter_goes_out(
             address=Address(text="山东省济宁市任城区建设路66号", postal_code="272000"),
             reason="核实后更正地址",
         )
-        assert "attempt 2" in await case.update("correct_address", correction)
+        assert "attempt 2" in await case.update(AppraisalCase.correct_address, correction)
         final = await case.deliver()
     assert final.closed is CloseReason.delivered and len(final.shipments) == 2
     kinds = [

@@ -36,6 +36,7 @@ from tests.helpers import (
     refused,
     search_attributes,
 )
+from workflows.case import AppraisalCase
 
 # Monday 12 Oct 2026: +3 days notice -> Thursday 15 Oct session; +60 days -> Friday 11 Dec.
 MONDAY = china(2026, 10, 12)
@@ -64,7 +65,8 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
 
         # The worker asks to move it; the next free seat after the 15th is Tuesday 20 Oct.
         moved = await case.update(
-            "reschedule", Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+            AppraisalCase.reschedule,
+            Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查"),
         )
         assert "2026-10-20" in moved and "moved 5 days" in moved
         status = await case.status()
@@ -75,7 +77,7 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
         later = Reschedule(
             event_id=new_id("r"), actor="clerk", reason="家中有事", at=at, place="鉴定中心二楼"
         )
-        await case.update("reschedule", later)
+        await case.update(AppraisalCase.reschedule, later)
         status = await case.status()
         assert status.deadline_shift_days == 12 and deadline(status, "conclusion").due_on == date(
             2026, 12, 23
@@ -86,15 +88,15 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
         assert seats == 1  # earlier seats were given back
 
         early = attendance(Attendance.attended, identity_verified=True)
-        assert "鉴定尚未开始" in await refused(case, "record_attendance", early)
+        assert "鉴定尚未开始" in await refused(case, AppraisalCase.record_attendance, early)
         await case.skip_to(at)
         no_id = attendance(Attendance.attended)
-        assert "identity_verified" in await refused(case, "record_attendance", no_id)
-        await case.update("record_attendance", early)
+        assert "identity_verified" in await refused(case, AppraisalCase.record_attendance, no_id)
+        await case.update(AppraisalCase.record_attendance, early)
         status = await case.until(lambda s: s.stage is Stage.conclusion)
         assert status.attendance == "attended"
         late = Reschedule(event_id=new_id("r"), actor="clerk", reason="太晚了")
-        assert "case is in stage conclusion" in await refused(case, "reschedule", late)
+        assert "case is in stage conclusion" in await refused(case, AppraisalCase.reschedule, late)
         await case.handle.terminate("test over")
 
 
@@ -104,7 +106,7 @@ async def test_no_show_without_good_reason_ends_the_appraisal(case_env: CaseEnv)
         status = await case.until(lambda s: s.appointment is not None)
         assert status.appointment is not None
         await case.skip_to(status.appointment.starts_at + timedelta(hours=3))
-        await case.update("record_attendance", attendance(Attendance.no_show))
+        await case.update(AppraisalCase.record_attendance, attendance(Attendance.no_show))
         final = await case.handle.result()
     assert final.stage is Stage.archived
     assert final.closed is CloseReason.terminated
@@ -118,11 +120,12 @@ async def test_no_show_with_good_reason_is_rescheduled(case_env: CaseEnv) -> Non
         assert status.appointment is not None
         await case.skip_to(status.appointment.starts_at + timedelta(hours=1))
         excused = attendance(Attendance.no_show, good_reason="途中交通事故")
-        assert "reschedule" in await case.update("record_attendance", excused)
+        assert "reschedule" in await case.update(AppraisalCase.record_attendance, excused)
         status = await case.status()
         assert status.closed_reason is None and status.pending_actions[0].startswith("reschedule")
         await case.update(
-            "reschedule", Reschedule(event_id=new_id("r"), actor="clerk", reason="因交通事故未到")
+            AppraisalCase.reschedule,
+            Reschedule(event_id=new_id("r"), actor="clerk", reason="因交通事故未到"),
         )
         await case.attend()
         assert (await case.status()).stage is Stage.conclusion
@@ -170,9 +173,9 @@ async def test_green_channel_gets_short_clocks_reserved_seats_and_five_experts(
         assert status.appointment and status.appointment.starts_at.date() == date(2026, 10, 13)
         # The held-back seat: refused to the ordinary case, given to the green-channel case.
         choice = ScheduleAppraisal(event_id=new_id("s"), actor="clerk", session_id=session)
-        assert "已满" in await refused(normal, "schedule_appraisal", choice)
+        assert "已满" in await refused(normal, AppraisalCase.schedule_appraisal, choice)
         assert session in await urgent.update(
-            "schedule_appraisal", choice.model_copy(update={"event_id": new_id("s")})
+            AppraisalCase.schedule_appraisal, choice.model_copy(update={"event_id": new_id("s")})
         )
         for case in (normal, urgent):
             await case.handle.terminate("test over")
@@ -223,11 +226,11 @@ async def test_panel_shortage_escalates_and_redraw_after_the_pool_grows(
                 "INSERT INTO experts VALUES ($1, '口腔专家', '主任医师', '济南市口腔医院', ARRAY['stomatology'], true, '2026-01-01', '2029-01-01')",
                 f"EXP-T{uuid.uuid4().hex[:6]}-{n}",
             )
-        await case.update("redraw_panel", request)
+        await case.update(AppraisalCase.redraw_panel, request)
         status = await case.until(lambda s: s.panel is not None)
         assert status.panel and status.panel.attempt == 2 and len(status.panel.members) == 3
         assert "仅在专家不足时" in await refused(
-            case, "redraw_panel", request.model_copy(update={"event_id": new_id("rd")})
+            case, AppraisalCase.redraw_panel, request.model_copy(update={"event_id": new_id("rd")})
         )
         events = await db_pool.fetch(
             "SELECT kind FROM case_events WHERE case_id = $1 AND kind LIKE 'panel.%' ORDER BY id",
@@ -252,9 +255,11 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
         case = await Driver.start(env, example("initial_complete"))
         early = order.model_copy(update={"event_id": new_id("ex")})
         await case.until(lambda s: s.appointment is not None)
-        assert "结论出具阶段" in await refused(case, "commission_examination", early)
+        assert "结论出具阶段" in await refused(case, AppraisalCase.commission_examination, early)
         status = await case.attend()
-        assert "results due by 2026-10-30" in await case.update("commission_examination", order)
+        assert "results due by 2026-10-30" in await case.update(
+            AppraisalCase.commission_examination, order
+        )
         member = status.panel.members[0].expert_id if status.panel else ""
         opinion = ExpertOpinion(
             event_id=new_id("op"),
@@ -262,11 +267,11 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
             expert_id=member,
             outcome=Outcome(verdict=Verdict.grade_9),
         )
-        assert "等待" in await refused(case, "record_opinion", opinion)
+        assert "等待" in await refused(case, AppraisalCase.record_opinion, opinion)
         await case.skip_to(china(2026, 10, 31, 1))
         status = await case.until(lambda s: deadline(s, "examination").overdue)
         await case.handle.signal(
-            "examination_results",
+            AppraisalCase.examination_results,
             ExaminationResults(
                 event_id=new_id("res"), actor="山东省立医院", summary="肌电图: 腓总神经损伤"
             ),
@@ -274,17 +279,18 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
         status = await case.until(
             lambda s: not s.deadlines or all(d.name != "examination" for d in s.deadlines)
         )
-        assert "recorded" in await case.update("record_opinion", opinion)
+        assert "recorded" in await case.update(AppraisalCase.record_opinion, opinion)
 
         second = await Driver.start(env, example("initial_complete"))
         await second.attend()
         await second.update(
-            "commission_examination", order.model_copy(update={"event_id": new_id("ex")})
+            AppraisalCase.commission_examination,
+            order.model_copy(update={"event_id": new_id("ex")}),
         )
         refusal = ExaminationRefusal(
             event_id=new_id("ref"), actor="clerk", reason="本人拒绝做肌电图"
         )
-        await second.update("record_examination_refusal", refusal)
+        await second.update(AppraisalCase.record_examination_refusal, refusal)
         await case.handle.terminate("test over")  # before time may skip for the result
         final = await second.handle.result()
     assert final.closed is CloseReason.terminated

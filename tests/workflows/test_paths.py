@@ -24,6 +24,7 @@ from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, china, example, new_id
+from workflows.case import AppraisalCase
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "v2"
 MONDAY = china(2026, 10, 12)
@@ -65,7 +66,7 @@ async def abandoned(case: Driver) -> CaseStatus:
         for k in (MaterialKind.medical_records, MaterialKind.injury_determination)
     ]
     await case.update(
-        "issue_supplement_notice",
+        AppraisalCase.issue_supplement_notice,
         SupplementNotice(event_id=new_id("n"), actor="clerk-7", items=items),
     )
     return await case.result()
@@ -74,7 +75,7 @@ async def abandoned(case: Driver) -> CaseStatus:
 async def rescheduled(case: Driver) -> CaseStatus:
     await case.until(lambda s: s.appointment is not None)
     await case.update(
-        "reschedule", Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+        AppraisalCase.reschedule, Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
     )
     await case.attend()
     await case.conclude()
@@ -84,22 +85,24 @@ async def rescheduled(case: Driver) -> CaseStatus:
 async def deliberation(case: Driver) -> CaseStatus:
     a, b, c = await panel(case)
     for expert, outcome in ((a, G7), (b, G8), (c, G9)):
-        await case.update("record_opinion", opinion(expert, outcome))
-    await case.update("record_opinion", opinion(c, G8))
+        await case.update(AppraisalCase.record_opinion, opinion(expert, outcome))
+    await case.update(AppraisalCase.record_opinion, opinion(c, G8))
     await case.review()
-    await case.update("issue_conclusion", decision(G8))
+    await case.update(AppraisalCase.issue_conclusion, decision(G8))
     return await case.deliver()
 
 
 async def returned_review(case: Driver) -> CaseStatus:
     a, b, c = await panel(case)
     for expert in (a, b, c):
-        await case.update("record_opinion", opinion(expert, G8))
-    await case.update("sign_off_review", signoff(ReviewLayer.examination, False, "测量有误"))
-    await case.update("record_opinion", opinion(c, G9))
-    await case.update("record_opinion", opinion(c, G8))
+        await case.update(AppraisalCase.record_opinion, opinion(expert, G8))
+    await case.update(
+        AppraisalCase.sign_off_review, signoff(ReviewLayer.examination, False, "测量有误")
+    )
+    await case.update(AppraisalCase.record_opinion, opinion(c, G9))
+    await case.update(AppraisalCase.record_opinion, opinion(c, G8))
     await case.review()
-    await case.update("issue_conclusion", decision(G8))
+    await case.update(AppraisalCase.issue_conclusion, decision(G8))
     return await case.deliver()
 
 

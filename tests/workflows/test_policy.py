@@ -10,6 +10,7 @@ from schemas.events import ExaminationOrder
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, china, deadline, example, new_id
+from workflows.case import AppraisalCase
 
 
 async def test_policy_change_leaves_running_cases_alone(case_env: CaseEnv, tmp_path: Path) -> None:
@@ -37,6 +38,8 @@ async def test_policy_change_leaves_running_cases_alone(case_env: CaseEnv, tmp_p
         order = ExaminationOrder(
             event_id=new_id("ex"), actor="panel", hospital="齐鲁医院", items=["CT"]
         )
-        assert "results due by 2026-10-30" in await before.update("commission_examination", order)
+        assert "results due by 2026-10-30" in await before.update(
+            AppraisalCase.commission_examination, order
+        )
         for case in (before, after):
             await case.handle.terminate("test over")
