@@ -125,9 +125,8 @@ def show(case: CaseFile) -> None:
     changed attributes are upserted (each upsert is a history event); a case from before the
     hardening upserts them all, as it did then."""
     wanted = search_attributes(case)
-    changed = {
-        key: value for key, value in wanted.items() if case.shown.get(key.name, ...) != value
-    }
+    # Never upserted reads as unset: an unset NextDeadline is not written at the start.
+    changed = {key: value for key, value in wanted.items() if case.shown.get(key.name) != value}
     if not case.hardened:
         changed = wanted
     if changed:
