@@ -5,6 +5,7 @@ are retried until they answer; nothing a retry repeats is written twice (the act
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,9 @@ ACTIVITY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
+
+# The English gloss our bilingual messages end with: " (re-appraisal only within ...)".
+ENGLISH_GLOSS = re.compile(r"\s*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)")
 
 CLOSE_EVENTS = {
     CloseReason.refused: EventKind.case_refused,
@@ -97,8 +101,14 @@ async def close(case: CaseFile, reason: CloseReason, text: str) -> None:
     kind = CLOSE_EVENTS[reason]
     await record_event(case, kind.value, kind, "system", {"reason": text})
     subject = f"劳动能力鉴定{reason.label}通知"
-    await notify(case, f"{reason.value}.notice", Party.applicant, subject, {"reason": text})
+    body = {"reason": text, "text": f"您的劳动能力鉴定申请{reason.label}: {in_chinese(text)}。"}
+    await notify(case, f"{reason.value}.notice", Party.applicant, subject, body)
     show(case)
+
+
+def in_chinese(text: str) -> str:
+    """A bilingual reason, "中文 (English)", as a citizen reads it: the Chinese part."""
+    return ENGLISH_GLOSS.sub("", text).rstrip("。. ")
 
 
 async def record_event(

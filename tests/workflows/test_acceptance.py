@@ -4,6 +4,7 @@ supplement in time or abandoned, eligibility refusals, duplicates."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import asyncpg
@@ -123,7 +124,25 @@ async def test_supplement_deadline_passed_abandons_the_case(
         final = await case.handle.result()  # time skips to the end of 2 Dec, then archiving
     assert final.stage is Stage.archived
     assert final.closed is CloseReason.abandoned
-    assert final.closed_reason == "补正期限 2026-12-02 届满仍未补齐: injury_determination"
+    assert (
+        final.closed_reason
+        == "补正期限 2026-12-02 届满仍未补齐: 工伤认定决定书 (injury_determination)"
+    )
+    # What the applicant reads is Chinese throughout.
+    notices = await db_pool.fetch(
+        "SELECT subject, body->>'text' AS text FROM outbox WHERE case_id = $1"
+        " AND recipient = 'applicant' ORDER BY created_at",
+        case.handle.id,
+    )
+    assert [n["subject"] for n in notices] == [
+        "补正材料一次性告知书",
+        "劳动能力鉴定视为放弃申请通知",
+    ]
+    assert notices[0]["text"].startswith("请于2026年12月02日前补交: 完整病历、工伤认定决定书")
+    assert notices[1]["text"] == (
+        "您的劳动能力鉴定申请视为放弃申请: 补正期限 2026-12-02 届满仍未补齐: 工伤认定决定书。"
+    )
+    assert not re.search("[A-Za-z]", "".join(n["subject"] + n["text"] for n in notices))
     row = await db_pool.fetchrow(
         "SELECT closed_reason, open FROM cases WHERE case_id = $1", case.handle.id
     )

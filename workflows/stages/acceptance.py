@@ -179,8 +179,9 @@ async def supplement(case: CaseFile) -> None:
     while case.outstanding():
         assert case.supplement_due is not None
         if not await supplement_until(case, case.supplement_due):
-            missing = ", ".join(case.outstanding())
-            reason = f"补正期限 {case.supplement_due} 届满仍未补齐: {missing}"
+            labels = "、".join(rules.MATERIAL_LABELS[kind] for kind in case.outstanding())
+            kinds = ", ".join(case.outstanding())
+            reason = f"补正期限 {case.supplement_due} 届满仍未补齐: {labels} ({kinds})"
             return await close(case, CloseReason.abandoned, reason)
     await accept(case, today())
 
@@ -226,7 +227,13 @@ async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
         "supplement.notice",
         Party.applicant,
         "补正材料一次性告知书",
-        {"items": items, "supplement_by": wait.due.isoformat()},
+        {
+            "items": items,
+            "supplement_by": wait.due.isoformat(),
+            "text": f"请于{wait.due:%Y年%m月%d日}前补交: "
+            + "、".join(rules.MATERIAL_LABELS[item.kind] for item in notice.items)
+            + "。逾期无正当理由未补正的, 视为放弃申请。",
+        },
     )
     case.supplement_due = wait.due
     case.notice = notice  # last: the stage moves on once the notice is on record
