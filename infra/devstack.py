@@ -1,20 +1,24 @@
 """`make run`: the whole local stack with embedded defaults.
 
-Temporal dev server (Web UI on :8233, SQLite under .data/, search attributes registered),
-PostgreSQL (DATABASE_URL or embedded under .data/postgres), migrations, the postal emulator,
-the worker. Each part is waited for until healthy; Ctrl-C stops them in reverse order and the
-data stays for the next run."""
+Temporal dev server (Web UI on :8233, SQLite in DATA_DIR, search attributes registered),
+PostgreSQL (DATABASE_URL or embedded in DATA_DIR/postgres), migrations, the postal emulator,
+the worker. Each part is waited for until healthy and writes to its own file in DATA_DIR/logs,
+so the terminal keeps the banner; Ctrl-C stops them in reverse order and the data stays for
+the next run."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from temporalio.client import Client
@@ -37,18 +41,37 @@ def require_free(port: int, what: str) -> None:
             )
 
 
-async def spawn(*command: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    # A session of its own: Ctrl-C reaches only this supervisor, which stops children in order.
-    return await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env={**os.environ, **(env or {})}, start_new_session=True
-    )
+@dataclass
+class Part:
+    name: str
+    process: asyncio.subprocess.Process
+    log: Path
 
 
-async def until(check_name: str, probe: object, timeout: float = 60) -> None:
+async def spawn(name: str, log: Path, *command: str, env: dict[str, str] | None = None) -> Part:
+    """Start a part with its output (stdout and stderr) in `log`, fresh each run."""
+    with log.open("wb") as output:  # the child keeps its own descriptor
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+            # A session of its own: Ctrl-C reaches only this supervisor, which stops children
+            # in order.
+            start_new_session=True,
+        )
+    return Part(name, process, log)
+
+
+async def until(
+    check_name: str, probe: Callable[[], Awaitable[object]], log: Path, timeout: float = 60
+) -> None:
     async def attempt() -> None:
         while True:
             try:
-                if await probe():  # type: ignore[operator]
+                if await probe():
                     return
             except Exception:
                 pass
@@ -57,12 +80,14 @@ async def until(check_name: str, probe: object, timeout: float = 60) -> None:
     try:
         await asyncio.wait_for(attempt(), timeout)
     except TimeoutError:
-        raise SystemExit(f"{check_name} did not become healthy within {timeout:.0f}s") from None
+        raise SystemExit(
+            f"{check_name} did not become healthy within {timeout:.0f}s; see {log}"
+        ) from None
     print(f"  ✓ {check_name}")
 
 
-async def stop(processes: list[asyncio.subprocess.Process]) -> None:
-    for process in reversed(processes):
+async def stop(parts: list[Part]) -> None:
+    for process in reversed([part.process for part in parts]):
         if process.returncode is None:
             process.send_signal(signal.SIGINT)
             try:
@@ -72,6 +97,8 @@ async def stop(processes: list[asyncio.subprocess.Process]) -> None:
 
 
 async def main() -> None:
+    if isinstance(sys.stdout, io.TextIOWrapper):  # each ✓ shows at once, also through a pipe
+        sys.stdout.reconfigure(line_buffering=True)
     config = settings()
     # Ports come from the same settings the worker and CLI read, so they always agree.
     temporal_port = int(config.temporal_address.rsplit(":", 1)[1])
@@ -83,13 +110,16 @@ async def main() -> None:
         (postal_port, "postal emulator"),
     ):
         require_free(port, what)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    data, logs = config.data_dir.resolve(), config.data_dir.resolve() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     address, postal_url = f"127.0.0.1:{temporal_port}", f"http://127.0.0.1:{postal_port}"
-    processes: list[asyncio.subprocess.Process] = []
-    print("starting the appraisal stack (data in .data/) ...")
+    parts: list[Part] = []
+    print(f"starting the appraisal stack (data in {data}, logs in {logs}) ...")
     try:
-        processes.append(
+        parts.append(
             await spawn(
+                "Temporal server",
+                logs / "temporal.log",
                 str(BIN / "temporal"),
                 "server",
                 "start-dev",
@@ -102,44 +132,60 @@ async def main() -> None:
                 "--log-level",
                 "warn",
                 "--db-filename",
-                str(config.data_dir / "temporal.db"),
+                str(data / "temporal.db"),
                 *sa.cli_flags(),
             )
         )
-        await until("Temporal server", lambda: Client.connect(address))
-        embedded = config.data_dir / "postgres"
-        dsn = config.database_url or db.start_embedded(embedded)
+        await until("Temporal server", lambda: Client.connect(address), parts[-1].log)
+        dsn = config.database_url or start_embedded_postgres(data / "postgres", logs)
         applied = await db.migrate(dsn)
         print(
             f"  ✓ PostgreSQL ({'DATABASE_URL' if config.database_url else 'embedded'}),"
             f" migrations applied: {', '.join(applied) or 'none pending'}"
         )
-        processes.append(
+        parts.append(
             await spawn(
+                "postal emulator",
+                logs / "postal.log",
                 sys.executable,
                 "-m",
                 "postal_emulator",
                 "--port",
                 str(postal_port),
                 "--state-file",
-                str(config.data_dir / "postal-state.json"),
+                str(data / "postal-state.json"),
             )
         )
         async with httpx.AsyncClient() as http:
-            await until("postal emulator", lambda: _ok(http, f"{postal_url}/healthz"))
+            await until(
+                "postal emulator", lambda: _ok(http, f"{postal_url}/healthz"), parts[-1].log
+            )
         env = {"TEMPORAL_ADDRESS": address, "DATABASE_URL": dsn, "POSTAL_URL": postal_url}
-        processes.append(await spawn(sys.executable, "worker.py", env=env))
+        parts.append(
+            await spawn("worker", logs / "worker.log", sys.executable, "worker.py", env=env)
+        )
         client = await Client.connect(address)
         await until(
-            "worker polling task queue 'appraisal'", lambda: _polled(client, config.task_queue)
+            f"worker polling task queue '{config.task_queue}'",
+            lambda: _polled(client, config.task_queue),
+            parts[-1].log,
         )
-        print(ready_banner(dsn, address, ui_port, postal_url), flush=True)
-        await wait_for_stop(processes)
+        print(ready_banner(dsn, address, ui_port, postal_url, data, sorted(logs.iterdir())))
+        await wait_for_stop(parts)
     finally:
         print("\nstopping ...")
-        await stop(processes)
-        db.stop_embedded(config.data_dir / "postgres")
-        print("stopped; data kept in .data/ for the next run")
+        await stop(parts)
+        db.stop_embedded(data / "postgres")
+        print(f"stopped; data kept in {data} for the next run", flush=True)
+
+
+def start_embedded_postgres(pgdata: Path, logs: Path) -> str:
+    """The embedded server logs to pgdata/log (the library's choice): linked from logs/."""
+    dsn = db.start_embedded(pgdata)
+    link = logs / "postgres.log"
+    link.unlink(missing_ok=True)
+    link.symlink_to(pgdata / "log")
+    return dsn
 
 
 async def _ok(http: httpx.AsyncClient, url: str) -> bool:
@@ -156,34 +202,53 @@ async def _polled(client: Client, task_queue: str) -> bool:
     return bool(answer.pollers)
 
 
-async def wait_for_stop(processes: list[asyncio.subprocess.Process]) -> None:
+async def wait_for_stop(parts: list[Part]) -> None:
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopped.set)
-    exits = [asyncio.create_task(p.wait()) for p in processes]
+    exits = [asyncio.create_task(part.process.wait()) for part in parts]
     await asyncio.wait(
         [asyncio.create_task(stopped.wait()), *exits], return_when=asyncio.FIRST_COMPLETED
     )
-    if not stopped.is_set():
-        print("a part of the stack exited on its own; stopping the rest", file=sys.stderr)
+    for part in parts:
+        if part.process.returncode is not None and not stopped.is_set():
+            print(
+                f"the {part.name} exited on its own (code {part.process.returncode}), see "
+                f"{part.log}; stopping the rest",
+                file=sys.stderr,
+            )
 
 
-def ready_banner(dsn: str, address: str, ui_port: int, postal_url: str) -> str:
+def ready_banner(
+    dsn: str, address: str, ui_port: int, postal_url: str, data: Path, logs: list[Path]
+) -> str:
     example = json.dumps(json.loads(EXAMPLE.read_text(encoding="utf-8")), ensure_ascii=False)
+    config = settings()
+    log_lines = "\n".join(f"  log               {log}" for log in logs)
     return f"""
 ready.
   Temporal Web UI   http://127.0.0.1:{ui_port}
-  Temporal server   {address}  (namespace default, task queue appraisal)
+  Temporal server   {address}  (namespace {config.temporal_namespace}, task queue {config.task_queue})
   postal emulator   {postal_url}
-  PostgreSQL        {dsn}
+  PostgreSQL        {masked(dsn)}
+  data              {data}
+{log_lines}
 
-Start a case in the UI: Start Workflow, Workflow Type "AppraisalCase", Task Queue "appraisal",
-a Workflow ID such as JN-2026-000001, and this input (JSON):
+Start a case in the UI: Start Workflow, Workflow Type "AppraisalCase", Task Queue "{config.task_queue}",
+a Workflow ID from `.venv/bin/appraisal number` (e.g. JN-2026-000001), and this input (JSON):
 {example}
 
 or from another terminal:  .venv/bin/appraisal start examples/initial_complete.json
 Ctrl-C stops everything."""
+
+
+def masked(dsn: str) -> str:
+    """DATABASE_URL without its password, for the terminal."""
+    parts = urlsplit(dsn)
+    if not parts.password:
+        return dsn
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 if __name__ == "__main__":

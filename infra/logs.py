@@ -27,7 +27,10 @@ def configure(level: int = logging.INFO) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_output
-        else structlog.dev.ConsoleRenderer()
+        # No locals in tracebacks: they would print the case's personal data.
+        else structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -37,7 +40,7 @@ def configure(level: int = logging.INFO) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        _OutsideSandbox(
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -51,6 +54,22 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+class _OutsideSandbox(structlog.stdlib.ProcessorFormatter):
+    """Renders a record also when workflow code logs it from inside Temporal's sandbox.
+
+    The sandbox re-imports, under its restrictions, every module first imported there, and
+    forbids os.path. The console renderer formats an exception with rich, which imports
+    `rich` lazily and reads os.path at import: a workflow's log line with a traceback failed
+    ("--- Logging error ---"). Rendering is not workflow logic, so it runs unrestricted, with
+    the process's modules."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not workflow.unsafe.in_sandbox():
+            return super().format(record)
+        with workflow.unsafe.sandbox_unrestricted(), workflow.unsafe.imports_passed_through():
+            return super().format(record)
 
 
 def _drop_temporal_extras(

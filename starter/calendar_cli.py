@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from activities.workdays import HolidayCalendar, ScheduleError, due_date
 from schemas.workdays import DayKind, DayStatus, DayUnit, DueRequest
-from starter.app import refuse
+from starter.app import AsJson, print_json, refuse
 
 app = typer.Typer(
     help="工作日与期间计算: due dates on China's official holiday calendar",
@@ -55,6 +55,7 @@ def due(
         int | None, typer.Option("--working-days", help="length in working days (工作日)")
     ] = None,
     days: Annotated[int | None, typer.Option("--days", help="length in calendar days (日)")] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Due date of a period: START not counted; a last day off moves to the next working day."""
     first = parse_day(start, "START")
@@ -76,6 +77,9 @@ def due(
         refuse(str(error))
     except OverflowError:
         refuse(f"{count} days from {first} is beyond the calendar")
+    if as_json:
+        print_json(result)
+        return
     typer.echo(shown(result.due))
     if moved:
         typer.echo(
@@ -89,6 +93,7 @@ def due(
 @app.command()
 def day(
     when: Annotated[str, typer.Argument(metavar="DATE", help="the day to check, YYYY-MM-DD")],
+    as_json: AsJson = False,
 ) -> None:
     """Is DATE a working day, and why."""
     status_day = parse_day(when, "DATE")
@@ -96,6 +101,9 @@ def day(
         status = HolidayCalendar().explain(status_day)
     except ScheduleError as error:
         refuse(str(error))
+    if as_json:
+        print_json(status)
+        return
     verdict = "working day" if status.workday else "not a working day"
     typer.echo(f"{shown(status.day)}: {verdict}, {described(status)}")
     typer.echo(f"source: {status.source}")

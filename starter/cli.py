@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+import typer
+
 from infra.process import run_and_exit
 from starter import calendar_cli, case_cli, documents_cli, events_cli, experts_cli
-from starter.app import app
+from starter.app import UNAVAILABLE, app, one_line
 
 # Importing the command modules registers their commands on `app`.
 assert case_cli and events_cli
@@ -13,6 +17,21 @@ app.add_typer(experts_cli.app, name="experts", help="the expert pool")
 app.add_typer(documents_cli.app, name="document", help="the documents a case has issued")
 
 
+def guarded() -> None:
+    """The app; a failure nobody foresaw is one line too (APPRAISAL_DEBUG=1: the traceback)."""
+    try:
+        app()
+    except Exception as error:
+        if os.environ.get("APPRAISAL_DEBUG"):
+            raise
+        typer.echo(
+            f"error: unexpected {type(error).__name__}: {one_line(str(error))} "
+            "(APPRAISAL_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        raise SystemExit(UNAVAILABLE) from None
+
+
 def main() -> None:
     """Console entry point `appraisal`."""
-    run_and_exit(app)
+    run_and_exit(guarded)

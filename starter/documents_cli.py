@@ -12,9 +12,8 @@ import asyncpg
 import typer
 
 from activities.documents import fetch_document, list_documents
-from schemas.clock import CHINA_TZ
-from schemas.documents import CONCLUSION_LETTER
-from starter.app import Refusal, refuse, run_on_db
+from schemas.documents import CONCLUSION_LETTER, DocumentRef
+from starter.app import AsJson, Refusal, china_time, print_json, refuse, run_on_db, table
 
 app = typer.Typer(
     help="文书 documents: the conclusion letter (鉴定结论书) as stored, checked by its SHA-256",
@@ -45,6 +44,7 @@ def get(
         Path | None,
         typer.Option("-o", "--output", help="file to write; default <case>-<kind>.pdf here"),
     ] = None,
+    as_json: AsJson = False,
 ) -> None:
     """Write a case's document to a file, after checking it against its stored SHA-256."""
     case_id, kind = checked(case_id, "case id"), checked(kind, "kind")
@@ -69,23 +69,33 @@ def get(
         path.write_bytes(content)
     except OSError as error:
         refuse(f"cannot write {path}: {error.strerror}")
-    typer.echo(f"wrote {path} ({len(content)} bytes) sha256 {digest}")
+    if as_json:
+        print_json(
+            {
+                "case_id": case_id,
+                "kind": kind,
+                "path": str(path),
+                "size": len(content),
+                "sha256": digest,
+            }
+        )
+    else:
+        typer.echo(f"wrote {path} ({len(content)} bytes) sha256 {digest}")
 
 
 @app.command("list")
-def list_(case_id: str) -> None:
+def list_(case_id: str, as_json: AsJson = False) -> None:
     """A case's documents: kind, size, SHA-256, when stored."""
     case_id = checked(case_id, "case id")
 
-    async def go(conn: asyncpg.Connection) -> list[str]:
+    async def go(conn: asyncpg.Connection) -> list[DocumentRef]:
         await known_case(conn, case_id)
-        return [
-            f"{d.kind}  {d.size} bytes  sha256 {d.sha256}  "
-            f"{d.created_at.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
-            for d in await list_documents(conn, case_id)
-        ]
+        return await list_documents(conn, case_id)
 
-    lines = run_on_db(go)
-    for text in lines:
-        typer.echo(text)
-    typer.echo(f"{len(lines)} documents")
+    documents = run_on_db(go)
+    if as_json:
+        print_json([d.model_dump() for d in documents])
+        return
+    rows = [[d.kind, d.size, d.sha256, china_time(d.created_at)] for d in documents]
+    typer.echo(table(["kind", "bytes", "sha256", "stored"], rows))
+    typer.echo(f"{len(documents)} documents")

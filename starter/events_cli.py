@@ -1,17 +1,21 @@
 """Event commands: what the window, the site, the hospital and the post office report.
 
 Updates answer at once (accepted, or refused with the reason); signals are facts from other
-systems. Each takes --event to make a retry safe."""
+systems. Each takes --event to make a retry safe: it is the update's id (the server answers a
+repeat with the first outcome), and the workflow ignores a signal it has seen. --json prints
+{"case_id", "answer"}."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from schemas.application import MaterialKind
+from schemas.clock import CHINA_TZ
 from schemas.events import (
+    AddressCorrection,
     Attendance,
     AttendanceRecord,
     ConclusionDecision,
@@ -32,7 +36,9 @@ from schemas.events import (
     SupplementNotice,
 )
 from schemas.outcome import SelfCare, Verdict
-from starter.app import Actor, EventIdOpt, app, event, send_signal, send_update
+from schemas.steps import Recipient
+from starter.app import Actor, AsJson, EventIdOpt, app, event, send_signal, send_update
+from workflows.case import AppraisalCase
 
 Reason = Annotated[str, typer.Option(help="the reason, for the record")]
 At = Annotated[
@@ -47,11 +53,15 @@ def supplement_notice(
     note: Annotated[str | None, typer.Option(help="what exactly is missing")] = None,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Issue the one-time notice listing everything missing (一次性告知)."""
     items = [{"kind": kind, "note": note} for kind in missing]
     send_update(
-        case_id, "issue_supplement_notice", event(SupplementNotice, event_id, actor, items=items)
+        case_id,
+        AppraisalCase.issue_supplement_notice,
+        event(SupplementNotice, event_id, actor, items=items),
+        as_json=as_json,
     )
 
 
@@ -61,11 +71,18 @@ def supplemented(
     material: Annotated[list[MaterialKind], typer.Option(help="each kind handed in (repeat)")],
     actor: Actor = "window",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Report materials handed in after the notice (补正材料)."""
     materials = [{"kind": kind, "title": kind.value} for kind in material]
     payload = event(MaterialsSupplemented, event_id, actor, materials=materials)
-    send_signal(case_id, "materials_supplemented", payload, "materials reported")
+    send_signal(
+        case_id,
+        AppraisalCase.materials_supplemented,
+        payload,
+        "materials reported",
+        as_json=as_json,
+    )
 
 
 @app.command("extend-supplement")
@@ -75,18 +92,28 @@ def extend_supplement(
     reason: Reason,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record a good reason and give more time to supplement."""
     payload = event(SupplementExtension, event_id, actor, until=until, reason=reason)
-    send_update(case_id, "extend_supplement_deadline", payload)
+    send_update(case_id, AppraisalCase.extend_supplement_deadline, payload, as_json=as_json)
 
 
 @app.command()
 def redraw(
-    case_id: str, reason: Reason, actor: Actor = "clerk", event_id: EventIdOpt = None
+    case_id: str,
+    reason: Reason,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Draw the panel again after a shortage, once the pool was extended."""
-    send_update(case_id, "redraw_panel", event(PanelRedraw, event_id, actor, reason=reason))
+    send_update(
+        case_id,
+        AppraisalCase.redraw_panel,
+        event(PanelRedraw, event_id, actor, reason=reason),
+        as_json=as_json,
+    )
 
 
 @app.command()
@@ -97,10 +124,11 @@ def schedule(
     place: Annotated[str | None, typer.Option()] = None,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """The office books the appraisal: a session, or a time and place (walk-in, home visit)."""
     payload = event(ScheduleAppraisal, event_id, actor, session_id=session, at=at, place=place)
-    send_update(case_id, "schedule_appraisal", payload)
+    send_update(case_id, AppraisalCase.schedule_appraisal, payload, as_json=as_json)
 
 
 @app.command()
@@ -114,12 +142,13 @@ def reschedule(
     place: Annotated[str | None, typer.Option()] = None,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Grant the worker's request to move the appraisal; the conclusion deadline moves too."""
     payload = event(
         Reschedule, event_id, actor, reason=reason, session_id=session, at=at, place=place
     )
-    send_update(case_id, "reschedule", payload)
+    send_update(case_id, AppraisalCase.reschedule, payload, as_json=as_json)
 
 
 @app.command()
@@ -130,6 +159,7 @@ def attend(
     good_reason: Annotated[str | None, typer.Option(help="why the worker could not come")] = None,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record attendance at the appraisal (identity verified), or a no-show."""
     status = Attendance.no_show if no_show else Attendance.attended
@@ -141,7 +171,7 @@ def attend(
         identity_verified=identity_verified,
         good_reason=good_reason,
     )
-    send_update(case_id, "record_attendance", payload)
+    send_update(case_id, AppraisalCase.record_attendance, payload, as_json=as_json)
 
 
 @app.command()
@@ -151,10 +181,11 @@ def examination(
     item: Annotated[list[str], typer.Option(help="each examination (repeat)")],
     actor: Actor = "panel",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """The panel commissions examinations from a hospital (委托检查)."""
     payload = event(ExaminationOrder, event_id, actor, hospital=hospital, items=item)
-    send_update(case_id, "commission_examination", payload)
+    send_update(case_id, AppraisalCase.commission_examination, payload, as_json=as_json)
 
 
 @app.command("examination-results")
@@ -163,21 +194,29 @@ def examination_results(
     summary: Annotated[str, typer.Option()],
     actor: Actor = "hospital",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """The hospital reports the examination results."""
     payload = event(ExaminationResults, event_id, actor, summary=summary)
-    send_signal(case_id, "examination_results", payload, "results reported")
+    send_signal(
+        case_id, AppraisalCase.examination_results, payload, "results reported", as_json=as_json
+    )
 
 
 @app.command("examination-refused")
 def examination_refused(
-    case_id: str, reason: Reason, actor: Actor = "clerk", event_id: EventIdOpt = None
+    case_id: str,
+    reason: Reason,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """The worker refuses the commissioned examinations: this appraisal ends."""
     send_update(
         case_id,
-        "record_examination_refusal",
+        AppraisalCase.record_examination_refusal,
         event(ExaminationRefusal, event_id, actor, reason=reason),
+        as_json=as_json,
     )
 
 
@@ -191,13 +230,15 @@ def opinion(
     self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
     actor: Actor = "clerk",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Record an expert's opinion (专家意见) at the appraisal site."""
     outcome = {"verdict": verdict, "self_care": self_care}
     send_update(
         case_id,
-        "record_opinion",
+        AppraisalCase.record_opinion,
         event(ExpertOpinion, event_id, actor, expert_id=expert, outcome=outcome),
+        as_json=as_json,
     )
 
 
@@ -213,23 +254,29 @@ def review(
     ] = None,
     actor: Actor = "reviewer",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """A review group (面检组 → 总检组 → 复核组) signs off, or sends the case back."""
     payload = event(
         ReviewSignoff, event_id, actor, layer=layer, approve=not send_back, reason=reason
     )
-    send_update(case_id, "sign_off_review", payload)
+    send_update(case_id, AppraisalCase.sign_off_review, payload, as_json=as_json)
 
 
 @app.command("extend-conclusion")
 def extend_conclusion(
-    case_id: str, reason: Reason, actor: Actor = "director", event_id: EventIdOpt = None
+    case_id: str,
+    reason: Reason,
+    actor: Actor = "director",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Extend the 60-day legal limit once by 30 days, for a complex case."""
     send_update(
         case_id,
-        "extend_conclusion_deadline",
+        AppraisalCase.extend_conclusion_deadline,
         event(ConclusionExtension, event_id, actor, reason=reason),
+        as_json=as_json,
     )
 
 
@@ -241,13 +288,15 @@ def conclude(
     basis: Annotated[str, typer.Option(help="standard applied")] = "GB/T 16180-2014",
     actor: Actor = "committee",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Issue the committee's conclusion (鉴定结论), following the panel majority."""
     outcome = {"verdict": verdict, "self_care": self_care}
     send_update(
         case_id,
-        "issue_conclusion",
+        AppraisalCase.issue_conclusion,
         event(ConclusionDecision, event_id, actor, basis=basis, outcome=outcome),
+        as_json=as_json,
     )
 
 
@@ -261,6 +310,7 @@ def postal(
     reason: Annotated[str | None, typer.Option(help="why it came back")] = None,
     actor: Actor = "ems",
     event_id: EventIdOpt = None,
+    as_json: AsJson = False,
 ) -> None:
     """Report a postal tracking event (EMS 签收 / 退回) for a conclusion letter."""
     payload = event(
@@ -271,6 +321,31 @@ def postal(
         status=status,
         signer=signer,
         reason=reason,
-        occurred_at=at or datetime.now(UTC).isoformat(),
+        occurred_at=at or datetime.now(CHINA_TZ).isoformat(),
     )
-    send_signal(case_id, "postal_event", payload, f"postal event {status.value} sent for {waybill}")
+    send_signal(
+        case_id,
+        AppraisalCase.postal_event,
+        payload,
+        f"postal event {status.value} sent for {waybill}",
+        as_json=as_json,
+    )
+
+
+@app.command("correct-address")
+def correct_address(
+    case_id: str,
+    recipient: Annotated[Recipient, typer.Option(help="whose letter the courier refused")],
+    address: Annotated[str, typer.Option(help="the corrected address, 省市区街道门牌")],
+    postal_code: Annotated[str, typer.Option(help="six digits")],
+    reason: Reason,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Correct a recipient's address after the courier refused the letter; it is posted again."""
+    corrected = {"text": address, "postal_code": postal_code}
+    payload = event(
+        AddressCorrection, event_id, actor, recipient=recipient, address=corrected, reason=reason
+    )
+    send_update(case_id, AppraisalCase.correct_address, payload, as_json=as_json)

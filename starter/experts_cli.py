@@ -22,9 +22,9 @@ from pydantic import (
 from activities.storage import worker_ref
 from infra.settings import settings
 from schemas.application import Specialty
-from schemas.clock import CHINA_TZ, today
+from schemas.clock import today
 from schemas.identifiers import CitizenId, CreditCode
-from starter.app import Refusal, run_on_db
+from starter.app import AsJson, Refusal, china_time, print_json, run_on_db, table
 
 app = typer.Typer(
     help="专家库 expert pool: experts, recusal facts (回避), leaves, evaluations (考核评价)",
@@ -141,16 +141,32 @@ async def expert_row(
     return row
 
 
-def line(r: asyncpg.Record, on: date, on_leave: bool) -> str:
+def state(r: asyncpg.Record, on: date, on_leave: bool) -> str:
     status = "active" if r["active"] else "inactive"
     if not r["term_start"] <= on <= r["term_end"]:
         status += ", out of term"
     if on_leave:
         status += ", on leave"
+    return status
+
+
+def line(r: asyncpg.Record, on: date, on_leave: bool) -> str:
     return (
         f"{r['expert_id']}  {r['name']}  {r['title']}  {r['hospital']}  "
-        f"{','.join(r['specialties'])}  {r['term_start']}~{r['term_end']}  [{status}]"
+        f"{','.join(r['specialties'])}  {r['term_start']}~{r['term_end']}  [{state(r, on, on_leave)}]"
     )
+
+
+def as_data(r: asyncpg.Record, on: date, on_leave: bool) -> dict[str, Any]:
+    keys = ("expert_id", "name", "title", "hospital", "specialties", "active")
+    return {
+        **{k: r[k] for k in keys},
+        "term_start": r["term_start"],
+        "term_end": r["term_end"],
+        "in_term": r["term_start"] <= on <= r["term_end"],
+        "on_leave": on_leave,
+        "state": state(r, on, on_leave),
+    }
 
 
 def subject_label(kind: str, subject: str) -> str:
@@ -162,13 +178,14 @@ def subject_label(kind: str, subject: str) -> str:
 def list_experts(
     specialty: Annotated[str | None, typer.Option(help="only this specialty")] = None,
     active: Annotated[bool, typer.Option("--active/--all", help="active experts only")] = True,
+    as_json: AsJson = False,
 ) -> None:
     """List the pool, with each expert's state today (term, leave)."""
     wanted = parse(SpecialtyFilter, specialty=specialty).specialty
     on = today()
 
-    async def go(conn: asyncpg.Connection) -> list[str]:
-        rows = await conn.fetch(
+    async def go(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
             """SELECT e.*, EXISTS (SELECT 1 FROM expert_leaves l WHERE l.expert_id = e.expert_id
                                    AND l.starts <= $3 AND $3 <= l.ends) AS on_leave
                FROM experts e
@@ -178,21 +195,35 @@ def list_experts(
             wanted.value if wanted else None,
             on,
         )
-        return [line(r, on, r["on_leave"]) for r in rows]
 
     rows = run_on_db(go)
-    for row in rows:
-        typer.echo(row)
+    if as_json:
+        print_json([as_data(r, on, r["on_leave"]) for r in rows])
+        return
+    headers = ["expert", "name", "title", "hospital", "specialties", "term", "state"]
+    cells = [
+        [
+            r["expert_id"],
+            r["name"],
+            r["title"],
+            r["hospital"],
+            ",".join(r["specialties"]),
+            f"{r['term_start']}~{r['term_end']}",
+            state(r, on, r["on_leave"]),
+        ]
+        for r in rows
+    ]
+    typer.echo(table(headers, cells))
     typer.echo(f"{len(rows)} experts")
 
 
 @app.command()
-def show(expert_id: str) -> None:
+def show(expert_id: str, as_json: AsJson = False) -> None:
     """One expert: details, conflicts, leaves, evaluation summary."""
     key = parse(ExpertKey, expert_id=expert_id).expert_id
     on = today()
 
-    async def go(conn: asyncpg.Connection) -> list[str]:
+    async def go(conn: asyncpg.Connection) -> dict[str, Any]:
         expert = await expert_row(conn, key)
         leaves = await conn.fetch(
             "SELECT * FROM expert_leaves WHERE expert_id = $1 ORDER BY starts, id", key
@@ -201,33 +232,54 @@ def show(expert_id: str) -> None:
             "SELECT * FROM expert_conflicts WHERE expert_id = $1 ORDER BY declared_at, id", key
         )
         scores = await conn.fetchrow(
-            """SELECT count(*) AS n, round(avg(score), 2) AS mean, min(score) AS low,
+            """SELECT count(*) AS count, round(avg(score), 2)::float AS mean, min(score) AS lowest,
                       max(recorded_at) AS last
                FROM expert_evaluations_current WHERE expert_id = $1""",
             key,
         )
         assert scores is not None
         on_leave = any(x["starts"] <= on <= x["ends"] for x in leaves)
-        out = [line(expert, on, on_leave), "conflicts (回避):"]
-        out += [
-            f"  {c['kind']}  {subject_label(c['kind'], c['subject'])}  {c['note']}"
-            f"  ({c['declared_at'].astimezone(CHINA_TZ):%Y-%m-%d})"
-            for c in conflicts
-        ] or ["  -"]
-        out.append("leaves:")
-        out += [f"  {x['starts']} ~ {x['ends']}  {x['reason']}" for x in leaves] or ["  -"]
-        out.append(
-            f"evaluations: {scores['n']}"
-            + (
-                f", mean {scores['mean']}, lowest {scores['low']}, last {scores['last'].astimezone(CHINA_TZ):%Y-%m-%d}"
-                if scores["n"]
-                else ""
-            )
-        )
-        return out
+        return {
+            **as_data(expert, on, on_leave),
+            "conflicts": [
+                {
+                    "kind": c["kind"],
+                    "subject": subject_label(c["kind"], c["subject"]),
+                    "note": c["note"],
+                    "declared_at": c["declared_at"],
+                }
+                for c in conflicts
+            ],
+            "leaves": [{k: x[k] for k in ("starts", "ends", "reason")} for x in leaves],
+            "evaluations": dict(scores),
+        }
 
-    for text in run_on_db(go):
-        typer.echo(text)
+    found = run_on_db(go)
+    if as_json:
+        print_json(found)
+        return
+    out = [
+        f"{found['expert_id']}  {found['name']}  {found['title']}  {found['hospital']}  "
+        f"{','.join(found['specialties'])}  {found['term_start']}~{found['term_end']}  "
+        f"[{found['state']}]",
+        "conflicts (回避):",
+    ]
+    out += [
+        f"  {c['kind']}  {c['subject']}  {c['note']}  ({china_time(c['declared_at'])})"
+        for c in found["conflicts"]
+    ] or ["  -"]
+    out.append("leaves:")
+    out += [f"  {x['starts']} ~ {x['ends']}  {x['reason']}" for x in found["leaves"]] or ["  -"]
+    scores = found["evaluations"]
+    out.append(
+        f"evaluations: {scores['count']}"
+        + (
+            f", mean {scores['mean']:g}, lowest {scores['lowest']}, last {china_time(scores['last'])}"
+            if scores["count"]
+            else ""
+        )
+    )
+    typer.echo("\n".join(out))
 
 
 @app.command()
@@ -444,24 +496,30 @@ def evaluate(
 def evaluations(
     expert_id: str,
     history: Annotated[bool, typer.Option(help="also superseded evaluations")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """An expert's evaluations, latest per (case, evaluator), and their mean."""
     key = parse(ExpertKey, expert_id=expert_id).expert_id
-    table = "expert_evaluations" if history else "expert_evaluations_current"
+    table_name = "expert_evaluations" if history else "expert_evaluations_current"
 
     async def go(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         await expert_row(conn, key)
         return await conn.fetch(
-            f"SELECT * FROM {table} WHERE expert_id = $1 ORDER BY recorded_at, id", key
+            f"SELECT * FROM {table_name} WHERE expert_id = $1 ORDER BY recorded_at, id", key
         )
 
     rows = run_on_db(go)
-    for r in rows:
-        typer.echo(
-            f"{r['recorded_at'].astimezone(CHINA_TZ):%Y-%m-%d %H:%M}  {r['case_id']}  {r['score']}  "
-            f"{r['evaluator']}  {r['comment']}"
-        )
+    fields = ("case_id", "score", "evaluator", "comment", "recorded_at")
+    if as_json:
+        print_json([{k: r[k] for k in fields} for r in rows])
+        return
     if not rows:
         typer.echo("no evaluations")
-    elif not history:  # a mean over superseded scores would count a case twice
+        return
+    cells = [
+        [r["case_id"], r["score"], r["evaluator"], r["comment"], china_time(r["recorded_at"])]
+        for r in rows
+    ]
+    typer.echo(table(["case", "score", "evaluator", "comment", "recorded"], cells))
+    if not history:  # a mean over superseded scores would count a case twice
         typer.echo(f"{len(rows)} evaluations, mean {sum(r['score'] for r in rows) / len(rows):.2f}")

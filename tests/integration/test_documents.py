@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sys
 import uuid
@@ -175,8 +176,13 @@ async def test_the_cli_writes_the_verified_letter_and_lists_it(
 
     code, out, err = await cli(database_url, "list", case_id)
     assert code == 0, err
-    assert f"conclusion-letter  {ref.size} bytes  sha256 {ref.sha256}" in out
-    assert "1 documents" in out
+    header, _, row, count = out.splitlines()
+    assert header.split() == ["kind", "bytes", "sha256", "stored"] and count == "1 documents"
+    assert row.split()[:3] == ["conclusion-letter", str(ref.size), ref.sha256]
+    assert row.endswith(" 北京时间")
+    code, out, err = await cli(database_url, "list", case_id, "--json")
+    (listed,) = json.loads(out)
+    assert code == 0 and listed["sha256"] == ref.sha256 and listed["created_at"].endswith("+08:00")
 
 
 async def test_the_cli_refuses_clearly(db_pool: asyncpg.Pool, database_url: str) -> None:

@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import random
+import re
 import sys
 import uuid
 from datetime import date
@@ -347,7 +348,9 @@ async def test_pool_management_with_the_cli(db_pool: asyncpg.Pool, database_url:
     assert "score" in await refused(database_url, *evaluate, "--score", "6")
     assert "score" in await refused(database_url, *evaluate, "--score", "good")
     current = await ok(database_url, "evaluations", member)
-    assert f"{case_id}  4  {p}-clerk  补充了依据" in current and "意见简略" not in current
+    (row,) = [line for line in current.splitlines() if line.startswith(case_id)]
+    assert re.split(r"  +", row)[:4] == [case_id, "4", f"{p}-clerk", "补充了依据"]
+    assert row.endswith(" 北京时间") and "意见简略" not in current
     history = await ok(database_url, "evaluations", member, "--history")
     assert "意见简略" in history and "补充了依据" in history
 
