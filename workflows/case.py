@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from workflows import gate, intake, legacy
+from workflows import gate, intake, legacy, records
 from workflows.case_file import CaseFile
 from workflows.stages import (
     acceptance,
@@ -82,6 +82,8 @@ class AppraisalCase:
         if self.invalid is not None:
             raise self.invalid
         case = self.case
+        if case.hardened:  # one upsert per workflow task, of what changed
+            self.showing = asyncio.create_task(records.keep_shown(case))
         for stage in STAGES:
             await stage.run(case)
             if case.closed:  # refused, abandoned or terminated: still archived
@@ -89,6 +91,8 @@ class AppraisalCase:
         await archiving.run(case)
         await asyncio.gather(*case.watchers)  # clocks spanning stages end with the case
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if case.unshown:
+            records.upsert_changed(case)
         return case.status(workflow.now())
 
     @workflow.query(

@@ -71,6 +71,7 @@ class CaseFile:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     answers: dict[str, str] = field(default_factory=dict)
     shown: dict[str, object] = field(default_factory=dict)  # search attributes last upserted
+    unshown: bool = False  # changed since (records.keep_shown writes them)
     stage: Stage = Stage.acceptance
     stages: list[StageEntry] = field(default_factory=list)
     policy: DeadlinePolicy | None = None

@@ -5,6 +5,7 @@ are retried until they answer; nothing a retry repeats is written twice (the act
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -131,9 +132,29 @@ async def record_event(
 
 
 def show(case: CaseFile) -> None:
-    """Keep the search attributes and the UI's current details in step with the case. Only
-    changed attributes are upserted (each upsert is a history event); a case from before the
-    hardening upserts them all, as it did then."""
+    """Keep the search attributes and the UI's current details in step with the case.
+
+    The attributes are written once per workflow task by `keep_shown`, and only those that
+    changed (each upsert is a history event); a case from before the hardening upserts them
+    all at each call, as it did then."""
+    workflow.set_current_details(details(case))
+    if case.hardened:
+        case.unshown = True
+    else:
+        upsert_changed(case)
+
+
+async def keep_shown(case: CaseFile) -> None:
+    """Runs beside the case: a wait condition is looked at once everything else in the
+    workflow task has run, so all of a task's changes go out in one upsert."""
+    while True:
+        await workflow.wait_condition(lambda: case.unshown)
+        await asyncio.sleep(0)  # last in line: coroutines woken with this one change first
+        upsert_changed(case)
+
+
+def upsert_changed(case: CaseFile) -> None:
+    case.unshown = False
     wanted = search_attributes(case)
     # Never upserted reads as unset: an unset NextDeadline is not written at the start.
     changed = {key: value for key, value in wanted.items() if case.shown.get(key.name) != value}
@@ -147,7 +168,6 @@ def show(case: CaseFile) -> None:
             ]
         )
         case.shown.update({key.name: value for key, value in changed.items()})
-    workflow.set_current_details(details(case))
 
 
 def search_attributes(case: CaseFile) -> dict[SearchAttributeKey[Any], Any]:

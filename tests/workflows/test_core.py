@@ -95,7 +95,8 @@ async def test_the_same_reschedule_sent_three_times_at_once_applies_once(
         assert status.deadline_shift_days == 5
         assert deadline(status, "conclusion").due_on.isoformat() == "2026-12-16"
         kinds = await db_pool.fetch(
-            "SELECT kind FROM case_events WHERE case_id = $1 AND kind LIKE 'appointment.%'",
+            "SELECT kind FROM case_events WHERE case_id = $1 AND kind LIKE 'appointment.%'"
+            " ORDER BY id",
             case.handle.id,
         )
         assert [k["kind"] for k in kinds] == [

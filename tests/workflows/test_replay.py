@@ -30,7 +30,18 @@ PATHS = {
 
 
 def test_histories_are_stored() -> None:
-    assert {p.stem for p in HISTORIES if p.parent.name == "v1"} == PATHS
+    for version in ("v1", "v2"):
+        assert {p.stem for p in HISTORIES if p.parent.name == version} == PATHS
+
+
+def upserts(path: Path) -> int:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return sum(e["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" for e in events)
+
+
+def test_search_attributes_are_upserted_only_on_change() -> None:
+    """The hardened happy path writes at most half the upserts of the old one."""
+    assert upserts(ROOT / "v2" / "happy_path.json") * 2 <= upserts(ROOT / "v1" / "happy_path.json")
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
