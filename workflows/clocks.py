@@ -123,12 +123,12 @@ async def remind(case: CaseFile, name: ClockName, clock: Clock, fraction: float)
 
 async def escalate(case: CaseFile, name: ClockName, detail: str = "") -> None:
     clock = case.clocks[name]
-    clock.overdue = True
     data = {"clock": name.value, "due_on": clock.due_on.isoformat(), "detail": detail}
     key = f"deadline.breached:{name}:{clock.due_on}"
     await record_event(case, key, EventKind.deadline_breached, "system", data)
     subject = f"案件 {case.case_id} 逾期: {name.label} ({clock.due_on} 届满)"
     await notify(case, f"escalation:{name}:{clock.due_on}", Party.supervisor, subject, data)
+    clock.overdue = True  # shown once recorded and escalated
     show(case)
     workflow.logger.warning(
         "deadline breached",

@@ -45,7 +45,7 @@ def check(case: CaseFile, event: E, rule: Check[E]) -> None:
 
 async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> str:
     if not case.hardened:
-        return await unlocked(case, event, rule, change)
+        return await unlocked(case, event, change)
     await workflow.wait_condition(lambda: case.registered)
     async with case.lock:
         if (answer := case.answers.get(event.event_id)) is not None:
@@ -59,26 +59,25 @@ async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> s
         return answer
 
 
-async def unlocked(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> str:
+async def unlocked(case: CaseFile, event: E, change: Apply[E]) -> str:
     """How a case started before the hardening applied events (its history replays so):
-    marked seen first, then applied beside whatever else was running."""
+    checked by the validator only, marked seen first, applied beside whatever else ran."""
     if event.event_id in case.answers:
         return REPEAT + case.answers[event.event_id]
-    try:
-        rule(case, event)
-    except ValueError as problem:
-        raise refusal(str(problem)) from None
     case.answers[event.event_id] = ""
     case.answers[event.event_id] = answer = await change(case, event)
     return answer
 
 
 async def deliver(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> None:
-    """A signal: nobody waits for an answer, so a refusal is logged (no personal data)."""
+    """A signal: nobody waits for an answer, so a refusal is logged (no personal data).
+    Before the hardening a signal's handler checked the rule itself, beside the rest."""
     try:
+        if not case.hardened:
+            rule(case, event)
         await apply(case, event, rule, change)
-    except ApplicationError as refused:
+    except (ValueError, ApplicationError) as refused:
+        reason = refused.message if isinstance(refused, ApplicationError) else str(refused)
         workflow.logger.warning(
-            "signal refused",
-            extra={"case_id": case.case_id, "stage": case.stage, "reason": refused.message},
+            "signal refused", extra={"case_id": case.case_id, "stage": case.stage, "reason": reason}
         )

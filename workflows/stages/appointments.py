@@ -94,7 +94,6 @@ async def book_first(case: CaseFile) -> None:
         appointment = await book(case, None)
         if appointment is not None:
             return await settle(case, appointment, "system")
-        case.awaiting_schedule = True
         await record_event(case, "appointment.no_seat", EventKind.appointment_no_seat, "system", {})
         await notify(
             case,
@@ -103,6 +102,7 @@ async def book_first(case: CaseFile) -> None:
             "无可用鉴定场次",
             {"mode": case.application.mode.value},
         )
+        case.awaiting_schedule = True  # pending once recorded and escalated
         show(case)
     await workflow.wait_condition(lambda: case.appointment is not None)
 

@@ -137,11 +137,12 @@ async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRe
     try:
         return await _render(content, LETTER_FIRST_TRY)
     except ActivityError as failure:
-        case.letter_problem = str(failure.cause or failure)
-    data = {"reason": case.letter_problem}
+        problem = str(failure.cause or failure)
+    data = {"reason": problem}
     await record_event(case, "letter.failed", EventKind.letter_failed, "system", data)
     subject = f"案件 {case.case_id} 结论书无法出具, 请处理 (the conclusion letter cannot be issued)"
     await notify(case, "letter.failed", Party.supervisor, subject, data)
+    case.letter_problem = problem  # pending once recorded and escalated
     show(case)
     while True:  # retried until fixed; a non-retryable failure is tried again hourly
         try:

@@ -79,7 +79,6 @@ async def draw(case: CaseFile) -> bool:
         case.panel, case.shortage = panel, None
         show(case)
         return True
-    case.shortage = panel
     await record_event(
         case, f"panel.shortage:{panel.attempt}", EventKind.panel_shortage, "system", summary
     )
@@ -90,6 +89,7 @@ async def draw(case: CaseFile) -> bool:
         "专家库符合条件的专家不足",
         summary,
     )
+    case.shortage = panel  # pending once recorded and escalated
     show(case)
     return False
 
