@@ -250,6 +250,27 @@ class Driver:
         return result
 
 
+G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))
+
+
+def opinion(expert: str, outcome: Outcome) -> ExpertOpinion:
+    return ExpertOpinion(event_id=new_id("op"), actor=expert, expert_id=expert, outcome=outcome)
+
+
+def signoff(layer: ReviewLayer, approve: bool = True, reason: str | None = None) -> ReviewSignoff:
+    return ReviewSignoff(
+        event_id=new_id("rv"),
+        actor=f"{layer.value}-lead",
+        layer=layer,
+        approve=approve,
+        reason=reason,
+    )
+
+
+def decision(outcome: Outcome) -> ConclusionDecision:
+    return ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=outcome)
+
+
 def deadline(status: CaseStatus, name: str) -> Deadline:
     found = [d for d in status.deadlines if d.name == name]
     assert found, f"no deadline {name} in {[d.name for d in status.deadlines]}"

@@ -14,43 +14,31 @@ from infra.settings import ROOT
 from schemas.events import (
     ConclusionDecision,
     ConclusionExtension,
-    ExpertOpinion,
     Reschedule,
     ReviewLayer,
-    ReviewSignoff,
 )
 from schemas.outcome import Outcome, SelfCare, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
 from tests.helpers import (
+    G7,
+    G8,
+    G9,
     Driver,
     china,
     deadline,
     example,
     green_on_site,
     new_id,
+    opinion,
     refused,
     search_attributes,
+    signoff,
 )
 from workflows.case import AppraisalCase
 
 MONDAY = china(2026, 10, 12)  # appraisal Thursday 15 Oct; legal limit Friday 11 Dec
-G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))
-
-
-def opinion(expert: str, outcome: Outcome) -> ExpertOpinion:
-    return ExpertOpinion(event_id=new_id("op"), actor=expert, expert_id=expert, outcome=outcome)
-
-
-def signoff(layer: ReviewLayer, approve: bool = True, reason: str | None = None) -> ReviewSignoff:
-    return ReviewSignoff(
-        event_id=new_id("rv"),
-        actor=f"{layer.value}-lead",
-        layer=layer,
-        approve=approve,
-        reason=reason,
-    )
 
 
 def members(status: CaseStatus) -> list[str]:

@@ -11,42 +11,19 @@ import pytest
 
 from schemas.application import MaterialKind
 from schemas.events import (
-    ConclusionDecision,
-    ExpertOpinion,
     Reschedule,
     ReviewLayer,
-    ReviewSignoff,
     SupplementItem,
     SupplementNotice,
 )
-from schemas.outcome import Outcome, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
-from tests.helpers import Driver, china, example, new_id
+from tests.helpers import G7, G8, G9, Driver, china, decision, example, new_id, opinion, signoff
 from workflows.case import AppraisalCase
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "v2"
 MONDAY = china(2026, 10, 12)
-G7, G8, G9 = (Outcome(verdict=Verdict(f"grade_{n}")) for n in (7, 8, 9))
-
-
-def opinion(expert: str, outcome: Outcome) -> ExpertOpinion:
-    return ExpertOpinion(event_id=new_id("op"), actor=expert, expert_id=expert, outcome=outcome)
-
-
-def signoff(layer: ReviewLayer, approve: bool = True, reason: str | None = None) -> ReviewSignoff:
-    return ReviewSignoff(
-        event_id=new_id("rv"),
-        actor=f"{layer.value}-lead",
-        layer=layer,
-        approve=approve,
-        reason=reason,
-    )
-
-
-def decision(outcome: Outcome) -> ConclusionDecision:
-    return ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=outcome)
 
 
 async def panel(case: Driver) -> list[str]:

@@ -115,27 +115,34 @@ async def issue_letter(case: CaseFile) -> None:
     """Render and store the letter, record the conclusion, queue the agency's copy."""
     assert case.decision is not None and case.decided_at is not None
     document = await render_letter(case, letter(case, case.decision, case.decided_at))
+    await record_conclusion(case, case.decision, case.decided_at, document)
+    show(case)
+
+
+async def record_conclusion(
+    case: CaseFile, decision: ConclusionDecision, issued_at: datetime, document: DocumentRef
+) -> None:
+    """The letter on the case, the conclusion on the case row, the agency's copy queued."""
     case.conclusion_document = document.document_id
     await workflow.execute_activity_method(
         Storage.record_conclusion,
         ConclusionRecord(
             case_id=case.case_id,
             stage=Stage.conclusion,
-            outcome=case.decision.outcome,
-            basis=case.decision.basis,
-            issued_at=case.decided_at,
-            issued_by=case.decision.actor,
+            outcome=decision.outcome,
+            basis=decision.basis,
+            issued_at=issued_at,
+            issued_by=decision.actor,
         ),
         summary="记录结论 (conclusion on the case record)",
         **ACTIVITY_OPTIONS,
     )
-    await queue_benefits_copy(case, case.decision.outcome, document)
-    show(case)
+    await queue_benefits_copy(case, decision.outcome, document)
 
 
 async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRef:
     try:
-        return await _render(content, LETTER_FIRST_TRY)
+        return await render_pdf(content, LETTER_FIRST_TRY)
     except ActivityError as failure:
         problem = str(failure.cause or failure)
     data = {"reason": problem}
@@ -146,7 +153,7 @@ async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRe
     show(case)
     while True:  # retried until fixed; a non-retryable failure is tried again hourly
         try:
-            document = await _render(content, LETTER_PATIENCE)
+            document = await render_pdf(content, LETTER_PATIENCE)
             break
         except ActivityError as failure:
             case.letter_problem = str(failure.cause or failure)
@@ -156,7 +163,7 @@ async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRe
     return document
 
 
-async def _render(content: ConclusionLetter, retry: RetryPolicy) -> DocumentRef:
+async def render_pdf(content: ConclusionLetter, retry: RetryPolicy) -> DocumentRef:
     return await workflow.execute_activity_method(
         Documents.issue_conclusion_letter,
         content,
