@@ -36,6 +36,7 @@ from infra.settings import settings
 from infra.temporal import connect
 from schemas.clock import CHINA_TZ
 from schemas.events import CaseEvent
+from schemas.problems import problems as field_problems
 
 app = typer.Typer(
     help="劳动能力鉴定 case operations",
@@ -238,10 +239,8 @@ def answer(case_id: str, text: str, as_json: bool) -> None:
 
 
 def problems(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in error.errors()
-    )
+    """Every field and reason on one line, never a value (the workflow words them the same)."""
+    return "; ".join(field_problems(error))
 
 
 def parse_or_exit(model: type[BaseModel], data: Any) -> Any:

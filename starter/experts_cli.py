@@ -24,7 +24,16 @@ from infra.settings import settings
 from schemas.application import Specialty
 from schemas.clock import today
 from schemas.identifiers import CitizenId, CreditCode
-from starter.app import AsJson, Refusal, china_time, print_json, run_on_db, table
+from starter.app import (
+    AsJson,
+    Refusal,
+    china_time,
+    print_json,
+    problems,
+    refuse,
+    run_on_db,
+    table,
+)
 
 app = typer.Typer(
     help="专家库 expert pool: experts, recusal facts (回避), leaves, evaluations (考核评价)",
@@ -123,12 +132,7 @@ def parse(model: type[M], **data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
-        typer.echo(f"refused: {problems}", err=True)
-        raise typer.Exit(1) from None
+        refuse(problems(error))
 
 
 async def expert_row(

@@ -52,6 +52,22 @@ class Stack:
     async def temporal(self, *args: str) -> tuple[int, str, str]:
         return await self.run(str(BIN / "temporal"), *args, "--address", self.address)
 
+    async def ui_start(self, case_id: str, application: object) -> None:
+        """Start a case the way the Web UI's Start Workflow form does: type, queue, id, JSON."""
+        code, _, err = await self.temporal(
+            "workflow",
+            "start",
+            "--type",
+            "AppraisalCase",
+            "--task-queue",
+            "appraisal",
+            "--workflow-id",
+            case_id,
+            "--input",
+            json.dumps(application, ensure_ascii=False),
+        )
+        assert code == 0, err
+
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:

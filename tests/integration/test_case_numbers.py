@@ -16,7 +16,6 @@ from schemas.clock import CHINA_TZ
 from schemas.steps import Stage
 from tests.helpers import example_json, wait_for
 from tests.integration.conftest import Stack
-from tests.integration.test_end_to_end import ui_start
 
 
 async def test_a_number_typed_into_the_ui_is_never_handed_out_again(stack: Stack) -> None:
@@ -26,7 +25,7 @@ async def test_a_number_typed_into_the_ui_is_never_handed_out_again(stack: Stack
     assert prefix == "JN" and int(year) == datetime.now(CHINA_TZ).year
     # A clerk types the following number into the UI by hand.
     typed = f"{prefix}-{year}-{int(seq) + 1:06d}"
-    await ui_start(stack, typed, example_json("initial_complete", fresh_worker=True))
+    await stack.ui_start(typed, example_json("initial_complete", fresh_worker=True))
     handle = stack.env.client.get_workflow_handle(typed)
     await wait_for(handle, lambda s: s.stage is not Stage.acceptance)
     code, out, err = await stack.appraisal("number")
@@ -39,11 +38,11 @@ async def test_the_ui_restarting_a_closed_number_is_refused(
     stack: Stack, db_pool: asyncpg.Pool
 ) -> None:
     case_id = f"JN-UI-{uuid.uuid4().hex[:6]}"
-    await ui_start(stack, case_id, example_json("re_appraisal_ineligible", fresh_worker=True))
+    await stack.ui_start(case_id, example_json("re_appraisal_ineligible", fresh_worker=True))
     handle = stack.env.client.get_workflow_handle(case_id)
     await asyncio.wait_for(handle.result(), 30)  # refused and archived
     events = await db_pool.fetchval("SELECT count(*) FROM case_events WHERE case_id = $1", case_id)
-    await ui_start(stack, case_id, example_json("illness", fresh_worker=True))
+    await stack.ui_start(case_id, example_json("illness", fresh_worker=True))
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(stack.env.client.get_workflow_handle(case_id).result(), 30)
     error = failed.value.cause

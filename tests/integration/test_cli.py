@@ -100,19 +100,7 @@ async def test_status_of_a_case_that_failed_on_its_input(stack: Stack) -> None:
     application = example_json("initial_complete")
     application["worker"]["citizen_id"] = "370102198503120039"  # wrong check digit
     case_id = new_id("JN-BAD")
-    code, _, err = await stack.temporal(
-        "workflow",
-        "start",
-        "--type",
-        "AppraisalCase",
-        "--task-queue",
-        "appraisal",
-        "--workflow-id",
-        case_id,
-        "--input",
-        json.dumps(application, ensure_ascii=False),
-    )
-    assert code == 0, err
+    await stack.ui_start(case_id, application)
     with pytest.raises(WorkflowFailureError):
         await asyncio.wait_for(stack.env.client.get_workflow_handle(case_id).result(), 30)
     for args in (["status", case_id], ["status", case_id, "--json"]):

@@ -30,22 +30,6 @@ from workflows.case import AppraisalCase
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 
 
-async def ui_start(stack: Stack, case_id: str, application: dict[str, object]) -> None:
-    code, _, err = await stack.temporal(
-        "workflow",
-        "start",
-        "--type",
-        "AppraisalCase",
-        "--task-queue",
-        "appraisal",
-        "--workflow-id",
-        case_id,
-        "--input",
-        json.dumps(application, ensure_ascii=False),
-    )
-    assert code == 0, err
-
-
 async def cli_status(stack: Stack, case_id: str) -> CaseStatus:
     code, out, err = await stack.appraisal("status", case_id, "--json")
     assert code == 0, err
@@ -56,7 +40,7 @@ async def test_case_through_every_stage_with_the_cli(
     stack: Stack, db_pool: asyncpg.Pool, postal_url: str, tmp_path: Path
 ) -> None:
     case_id = f"JN-IT-{uuid.uuid4().hex[:6]}"
-    await ui_start(stack, case_id, example_json("initial_complete"))
+    await stack.ui_start(case_id, example_json("initial_complete"))
     handle = stack.env.client.get_workflow_handle(case_id)
     booked = await wait_for(handle, lambda s: s.appointment is not None)
     assert booked.appointment and booked.appointment.session_id.startswith("ON_SITE-")
@@ -154,7 +138,7 @@ async def test_wrong_check_digit_fails_the_workflow_at_once(stack: Stack) -> Non
     application = example_json("initial_complete")
     application["worker"]["citizen_id"] = "370102198503120039"
     case_id = f"JN-BAD-{uuid.uuid4().hex[:6]}"
-    await ui_start(stack, case_id, application)
+    await stack.ui_start(case_id, application)
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(stack.env.client.get_workflow_handle(case_id).result(), 10)
     message = str(failed.value.cause)
