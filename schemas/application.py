@@ -28,7 +28,8 @@ class CaseType(StrEnum):
 class ApplicantRole(StrEnum):
     worker = "worker"
     employer = "employer"
-    relative = "relative"
+    relative = "relative"  # 近亲属, for a worker who cannot apply
+    agency = "agency"  # 社会保险经办机构: a review appraisal (复查鉴定) only
 
 
 class AppraisalMode(StrEnum):
@@ -205,6 +206,10 @@ class AppraisalApplication(BaseModel):
             )
         if not needs_prior and self.prior_conclusion is not None:
             raise ValueError(f"{self.case_type.value} 不应填写原鉴定结论 (prior_conclusion)")
+        if self.applicant.role is ApplicantRole.agency and self.case_type is not CaseType.review:
+            raise ValueError(
+                "社会保险经办机构只能申请复查鉴定 (the insurance agency applies for a review only)"
+            )
         prior = self.prior_conclusion
         if self.case_type is CaseType.re_appraisal and prior and prior.received_on is None:
             raise ValueError("再次鉴定须注明收到原结论的日期 (prior_conclusion.received_on)")

@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from workflows import gate, intake, legacy, records
+from workflows import gate, intake, legacy, patches, records
 from workflows.case_file import CaseFile
 from workflows.stages import (
     acceptance,
@@ -56,7 +56,7 @@ class AppraisalCase:
     def __init__(self, application: RawValue) -> None:
         # Decided once, before any command: replaying a case started before the hardening
         # takes the old paths (workflows/legacy.py).
-        hardened = workflow.patched(legacy.HARDENED_CORE)
+        hardened = workflow.patched(patches.HARDENED_CORE)
         read = intake.read_application(application)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.

@@ -17,8 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.clock import CHINA_TZ
     from schemas.events import ConclusionDecision
 
-HARDENED_CORE = "hardened-core"  # the patch id
-
 
 async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
     """Before the hardening the update itself rendered and stored the letter."""

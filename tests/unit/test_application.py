@@ -34,6 +34,15 @@ def test_relative_must_state_relationship() -> None:
     assert "relationship" in refuse(data)
 
 
+def test_the_insurance_agency_applies_for_a_review_only() -> None:
+    review = example_json("review")
+    review["applicant"] = {"role": "agency", "name": "济宁市社会保险事业中心"}
+    assert AppraisalApplication.model_validate(review).applicant.role == "agency"
+    initial = example_json("initial_complete")
+    initial["applicant"] = {"role": "agency", "name": "济宁市社会保险事业中心"}
+    assert "复查鉴定" in refuse(initial)
+
+
 def test_unknown_fields_are_refused() -> None:
     data = example_json("initial_complete")
     data["worker"]["nickname"] = "小张"

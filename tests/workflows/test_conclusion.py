@@ -252,7 +252,8 @@ async def test_extension_once_with_reason_moves_the_legal_limit(
         case = await Driver.start(env, example("initial_complete"))
         await case.attend()
         ask = ConclusionExtension(event_id=new_id("x"), actor="director", reason="需会诊, 案情复杂")
-        assert "2027-01-10" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
+        # 90 days from 12 Oct end on Sunday 10 Jan 2027: the limit is Monday 11 Jan.
+        assert "2027-01-11" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
         again = ask.model_copy(update={"event_id": new_id("x")})
         assert "只能延长一次" in await refused(
             case, AppraisalCase.extend_conclusion_deadline, again
@@ -260,10 +261,45 @@ async def test_extension_once_with_reason_moves_the_legal_limit(
         await case.skip_to(china(2026, 12, 20))
         status = await case.status()
         assert (
-            deadline(status, "conclusion").due_on == date(2027, 1, 10)
+            deadline(status, "conclusion").due_on == date(2027, 1, 11)
             and not deadline(status, "conclusion").overdue
         )
         assert "conclusion.extended" in await kinds(db_pool, case.handle.id)
+        await case.handle.terminate("test over")
+
+
+async def test_an_extended_limit_is_counted_again_from_the_complete_application(
+    case_env: CaseEnv,
+) -> None:
+    """Received 3 Aug 2026: 60 days end in the National Day holiday, so the limit is 8 Oct.
+    The extension is 90 days from 3 Aug (1 Nov, a Sunday: 2 Nov), not 8 Oct + 30 (7 Nov, a
+    Saturday)."""
+    async with case_env(china(2026, 8, 3)) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        status = await case.until(lambda s: any(d.name == "conclusion" for d in s.deadlines))
+        assert deadline(status, "conclusion").due_on == date(2026, 10, 8)
+        ask = ConclusionExtension(event_id=new_id("x"), actor="director", reason="需会诊, 案情复杂")
+        assert "2026-11-02" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
+        assert deadline(await case.status(), "conclusion").due_on == date(2026, 11, 2)
+        await case.handle.terminate("test over")
+
+
+async def test_no_extension_after_the_limit_ran_out(
+    case_env: CaseEnv, db_pool: asyncpg.Pool
+) -> None:
+    async with case_env(MONDAY) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        await case.attend()
+        await case.skip_to(china(2026, 12, 12, 1))  # the 60 days ended with 11 Dec
+        await case.until(lambda s: deadline(s, "conclusion").overdue)
+        late = ConclusionExtension(event_id=new_id("x"), actor="director", reason="案情复杂")
+        assert "2026-12-11 届满" in await refused(
+            case, AppraisalCase.extend_conclusion_deadline, late
+        )
+        status = await case.status()
+        assert deadline(status, "conclusion").overdue  # the breach stays on record
+        assert deadline(status, "conclusion").due_on == date(2026, 12, 11)
+        assert "conclusion.extended" not in await kinds(db_pool, case.handle.id)
         await case.handle.terminate("test over")
 
 
@@ -294,8 +330,11 @@ async def test_a_granted_reschedule_moves_both_conclusion_clocks(case_env: CaseE
         status = await case.status()
         shift = timedelta(days=status.deadline_shift_days)
         assert shift.days > 0 and f"moved {shift.days} days" in moved
-        assert deadline(status, "conclusion").due_on == date(2026, 12, 11) + shift
-        assert deadline(status, "green_conclusion").due_on == date(2026, 11, 2) + shift
+        # Counted again from 12 Oct: 60 + 2 days end on Sunday 13 Dec, so Monday 14 Dec (not
+        # 11 Dec + 2); 20 + 2 days end on Tuesday 3 Nov (not 2 Nov + 2).
+        assert shift.days == 2
+        assert deadline(status, "conclusion").due_on == date(2026, 12, 14)
+        assert deadline(status, "green_conclusion").due_on == date(2026, 11, 3)
         # Past the original green due date the moved clock has not breached.
         await case.skip_to(china(2026, 11, 3))
         status = await case.status()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows import clocks, rules
+from workflows import clocks, patches, rules
 from workflows.case_file import CaseFile, china_text
 from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
@@ -160,11 +160,24 @@ async def accept(case: CaseFile, complete_on: date) -> None:
     )
 
 
-def move_conclusion_clocks(case: CaseFile) -> None:
-    """Base due date + granted reschedule delays + the one extension, for each running clock."""
+async def move_conclusion_clocks(case: CaseFile) -> None:
+    """Each running conclusion clock after a granted reschedule or the one extension: its
+    length plus the delays, counted again from the complete application by the counting rule
+    (a moved due date is never an earlier due date plus days: that could end on a holiday)."""
+    assert case.policy is not None and case.complete_on is not None
+    lengths = {
+        ClockName.conclusion: case.policy.conclusion_days + case.extension_days,
+        ClockName.green_conclusion: case.policy.green_channel.conclusion_days,
+    }
     for name, base in case.conclusion_due.items():
-        extra = case.shift_days + (case.extension_days if name is ClockName.conclusion else 0)
-        if name in case.clocks:
+        if name not in case.clocks:
+            continue
+        if workflow.patched(patches.RECOUNTED_MOVES):
+            days = lengths[name] + case.shift_days
+            moved = await clocks.due(case.complete_on, days, DayUnit.calendar_days)
+            clocks.start_clock(case, name, moved.due)
+        else:  # cases that moved a clock before the recount: the old arithmetic, replayed
+            extra = case.shift_days + (case.extension_days if name is ClockName.conclusion else 0)
             clocks.start_clock(case, name, base + timedelta(days=extra))
 
 

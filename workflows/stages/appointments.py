@@ -170,7 +170,7 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
             "total_shift_days": case.shift_days,
         },
     )
-    move_conclusion_clocks(case)
+    await move_conclusion_clocks(case)
     await settle(case, appointment, request.actor)
     return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days"
 

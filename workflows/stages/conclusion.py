@@ -218,6 +218,13 @@ def check_extension(case: CaseFile, extension: ConclusionExtension) -> None:
         raise ValueError("没有进行中的鉴定期限 (no conclusion limit is running)")
     if case.extension_days:
         raise ValueError("鉴定期限只能延长一次 (the limit was already extended once)")
+    limit = case.clocks[ClockName.conclusion]
+    if limit.overdue or workflow.now() >= limit.due_at:
+        raise ValueError(
+            f"鉴定期限已于 {limit.due_on} 届满, 延长须在届满前决定, 逾期记录保留 "
+            f"(the limit ran out on {limit.due_on}: an extension is decided before it; "
+            "the breach stays on record)"
+        )
 
 
 async def extend(case: CaseFile, extension: ConclusionExtension) -> str:
@@ -230,5 +237,5 @@ async def extend(case: CaseFile, extension: ConclusionExtension) -> str:
         extension.actor,
         {"reason": extension.reason, "days": case.extension_days},
     )
-    move_conclusion_clocks(case)
+    await move_conclusion_clocks(case)
     return f"conclusion limit extended by {case.extension_days} days to {case.clocks[ClockName.conclusion].due_on}"

@@ -1,0 +1,10 @@
+"""Patch ids: each names a change to the commands a case issues (`workflow.patched`).
+
+A case started before a change replays on the old path; the README says when an old path may
+go (`workflow.deprecate_patch`, then delete it)."""
+
+# The core hardening, 2026-11: decided once at the start of a case (old paths in legacy.py).
+HARDENED_CORE = "hardened-core"
+# Moved conclusion clocks recounted from the complete application by the counting rule
+# (before: the earlier due date plus the days).
+RECOUNTED_MOVES = "recounted-moves"
