@@ -196,6 +196,11 @@ class AppraisalApplication(BaseModel):
         default=None,
         description="date the committee received it (default: the day the case starts)",
     )
+    posted_on: date | None = Field(
+        default=None,
+        description="邮戳日期: the postmark of a mailed application; time in transit is not "
+        "counted, so a window is kept when it was posted in time",
+    )
 
     @model_validator(mode="after")
     def prior_conclusion_where_needed(self) -> Self:
@@ -216,6 +221,10 @@ class AppraisalApplication(BaseModel):
         if self.received_on and self.received_on > today():
             raise ValueError(
                 f"受理日期不能晚于今天 (received_on {self.received_on} is in the future)"
+            )
+        if self.posted_on and self.posted_on > (self.received_on or today()):
+            raise ValueError(
+                f"邮戳日期不能晚于收到日期 (posted_on {self.posted_on} is after the application was received)"
             )
         return self
 

@@ -55,12 +55,17 @@ def determination_problem(application: AppraisalApplication) -> str | None:
     return None
 
 
-def re_appraisal_problem(received: date, window_end: date, days: int, applied: date) -> str | None:
+def re_appraisal_problem(
+    received: date, window_end: date, days: int, applied: date, posted: bool = False
+) -> str | None:
+    """`applied` is the postmark date when the application was mailed (`posted`), else the
+    date the committee received it."""
     if applied <= window_end:
         return None
+    how = "邮寄于 (邮戳)" if posted else "受理于"
     return (
         f"再次鉴定须在收到鉴定结论之日起{days}日内申请: 收到结论 {received}, "
-        f"期限届满 {window_end}, 本申请受理于 {applied} (re-appraisal only within {days} days "
+        f"期限届满 {window_end}, 本申请{how} {applied} (re-appraisal only within {days} days "
         f"of receiving the conclusion)"
     )
 

@@ -174,6 +174,25 @@ async def test_good_reason_extends_the_supplement_deadline(case_env: CaseEnv) ->
         await case.handle.terminate("test over")
 
 
+async def test_a_mailed_re_appraisal_posted_in_time_is_in_time(case_env: CaseEnv) -> None:
+    """Received 20 Apr, after the window closed on 17 Mar, but postmarked 16 Mar: the time in
+    transit is not counted (Civil Procedure Law art. 85)."""
+    mailed = example("re_appraisal_ineligible").model_copy(
+        update={"received_on": date(2026, 4, 20), "posted_on": date(2026, 3, 16)}
+    )
+    late = example("re_appraisal_ineligible").model_copy(  # another worker
+        update={"received_on": date(2026, 4, 20), "posted_on": date(2026, 3, 18)}
+    )
+    async with case_env(china(2026, 11, 12)) as env:
+        in_time = await Driver.start(env, mailed)
+        status = await in_time.until(lambda s: s.stage is Stage.organizing)
+        assert status.closed is None
+        refused_case = await (await Driver.start(env, late)).result()
+        await in_time.handle.terminate("test over")
+    assert refused_case.closed is CloseReason.refused
+    assert "本申请邮寄于 (邮戳) 2026-03-18" in (refused_case.closed_reason or "")
+
+
 async def test_ineligible_applications_are_refused_with_rule_and_dates(case_env: CaseEnv) -> None:
     async with case_env(china(2026, 11, 12)) as env:
         late = await Driver.start(env, example("re_appraisal_ineligible"))

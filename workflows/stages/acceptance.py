@@ -108,8 +108,13 @@ async def eligibility_problem(case: CaseFile) -> str | None:
         window = await clocks.due(
             prior.received_on, policy.re_appraisal_window_days, DayUnit.calendar_days
         )
+        # Time in transit is not counted: a mailed application is in time when posted in time.
         return rules.re_appraisal_problem(
-            prior.received_on, window.due, policy.re_appraisal_window_days, case.receipt_date
+            prior.received_on,
+            window.due,
+            policy.re_appraisal_window_days,
+            app.posted_on or case.receipt_date,
+            posted=app.posted_on is not None,
         )
     if app.case_type is CaseType.review and prior:
         return rules.review_problem(
