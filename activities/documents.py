@@ -85,9 +85,11 @@ def conclusion_text(letter: ConclusionLetter) -> str:
 
 
 def notice_text(letter: ConclusionLetter) -> str:
-    if letter.case_type is CaseType.re_appraisal:
-        return "本鉴定结论为最终结论。"
+    """How to dispute the conclusion. A re-appraisal is decided by the provincial committee,
+    whose conclusion is final: a city letter never calls itself final."""
     province = letter.provincial_committee or provincial_committee_name()
+    if letter.case_type is CaseType.re_appraisal:
+        return f"再次鉴定的结论以{province}作出的为准。"
     return (
         f"如对本鉴定结论不服，可以在收到本结论书之日起{letter.dispute_window_days}日内"
         f"向{province}提出再次鉴定申请。"

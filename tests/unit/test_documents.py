@@ -143,8 +143,10 @@ def test_below_grade_and_re_appraisal_wording(font: Path) -> None:
     final = letter(case_type=CaseType.re_appraisal, outcome=Outcome(verdict=Verdict.below_grade))
     text = text_of(render_conclusion_letter(final, font))
     assert "鉴定结论：未达等级" in text and "伤残未达" not in text
-    # The provincial re-appraisal is final: no further re-appraisal offered.
-    assert "本鉴定结论为最终结论" in text and "提出再次鉴定申请" not in text
+    # Only the provincial committee's re-appraisal is final: a city letter never says so of
+    # itself, and offers no further re-appraisal.
+    assert "最终结论" not in text and "提出再次鉴定申请" not in text
+    assert "再次鉴定的结论以山东省劳动能力鉴定委员会作出的为准" in text
 
 
 def test_a_character_the_font_lacks_is_refused_not_printed_blank(font: Path) -> None:
