@@ -17,5 +17,15 @@ def now() -> datetime:
     return workflow.now() if workflow.in_workflow() else datetime.now(UTC)
 
 
+def china(at: datetime) -> datetime:
+    """A time as people read it: China time (UTC+08:00)."""
+    return at.astimezone(CHINA_TZ)
+
+
+def china_text(at: datetime) -> str:
+    """An instant as people here read it: '2026-10-15 09:00 北京时间'."""
+    return f"{china(at):%Y-%m-%d %H:%M} 北京时间"
+
+
 def today() -> date:
     return now().astimezone(CHINA_TZ).date()

@@ -34,7 +34,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from infra import db
 from infra.settings import settings
 from infra.temporal import connect
-from schemas.clock import CHINA_TZ
+from schemas.clock import CHINA_TZ, china_text
 from schemas.events import CaseEvent
 from schemas.problems import problems as field_problems
 
@@ -278,9 +278,7 @@ def one_line(text: str) -> str:
 CHINA = "北京时间"
 
 
-def china_time(instant: datetime) -> str:
-    """An instant as people here read it: '2026-10-15 09:00 北京时间'."""
-    return f"{instant.astimezone(CHINA_TZ):%Y-%m-%d %H:%M} {CHINA}"
+china_time = china_text  # an instant as people here read it: '2026-10-15 09:00 北京时间'.
 
 
 def deadline_time(instant: datetime) -> str:

@@ -11,7 +11,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from schemas.application import Address, AppraisalApplication, Material, MaterialKind
-    from schemas.clock import CHINA_TZ
+    from schemas.clock import china, china_text
     from schemas.events import (
         AttendanceRecord,
         ConclusionDecision,
@@ -34,15 +34,6 @@ def majority(opinions: list[Outcome]) -> Outcome | None:
         return None
     outcome, votes = Counter(opinions).most_common(1)[0]
     return outcome if votes * 2 > len(opinions) else None
-
-
-def china(at: datetime) -> datetime:
-    """A time as people read it: China time (UTC+08:00)."""
-    return at.astimezone(CHINA_TZ)
-
-
-def china_text(at: datetime) -> str:
-    return f"{china(at):%Y-%m-%d %H:%M} 北京时间"
 
 
 @dataclass(eq=False)  # identity matters: a moved clock is a new Clock
@@ -107,7 +98,6 @@ class CaseFile:
     examinations: list[ExaminationOrder] = field(default_factory=list)
     examination_pending: ExaminationOrder | None = None
     opinions: dict[str, Outcome] = field(default_factory=dict)
-    decision_id: str | None = None  # the event that issued the conclusion
     decision: ConclusionDecision | None = None
     decided_at: datetime | None = None
     conclusion: Outcome | None = None  # decided by the committee

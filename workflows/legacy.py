@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
 
 async def issue_conclusion(case: CaseFile, decision: ConclusionDecision) -> str:
     """Before the hardening the update itself rendered and stored the letter."""
-    case.decision_id = decision.event_id
+    case.decision = decision
     issued_at = workflow.now()
     document = await render_pdf(letter(case, decision, issued_at), LETTER_PATIENCE)
     await record_conclusion(case, decision, issued_at, document)

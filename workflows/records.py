@@ -15,11 +15,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 
 from workflows import search_attributes as sa
-from workflows.case_file import CaseFile, china_text
+from workflows.case_file import CaseFile
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import MessageRef, Notifications
     from activities.storage import Storage
+    from schemas.clock import china_text
     from schemas.status import StageEntry
     from schemas.steps import STAGE_LABELS, EventRecord, OutboxMessage, Stage, StageTransition
     from schemas.vocabulary import CASE_TYPE_LABELS, CHANNELS, CloseReason, EventKind, Party

@@ -9,14 +9,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows import clocks, patches, rules
-from workflows.case_file import CaseFile, china_text
+from workflows.case_file import CaseFile
 from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import Policies
     from activities.storage import Storage
     from schemas.application import CaseType
-    from schemas.clock import today
+    from schemas.clock import china_text, today
     from schemas.events import MaterialsSupplemented, SupplementExtension, SupplementNotice
     from schemas.steps import STAGE_LABELS, CaseRegistration, Milestone, Stage, TakenNumber
     from schemas.vocabulary import CASE_TYPE_LABELS, ClockName, CloseReason, EventKind, Party

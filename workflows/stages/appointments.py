@@ -8,14 +8,14 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.case_file import CaseFile, china_text
+from workflows.case_file import CaseFile
 from workflows.gate import refusal
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 from workflows.stages.acceptance import move_conclusion_clocks
 
 with workflow.unsafe.imports_passed_through():
     from activities.sessions import Sessions
-    from schemas.clock import CHINA_TZ, today
+    from schemas.clock import CHINA_TZ, china_text, today
     from schemas.events import Attendance, AttendanceRecord, Reschedule, ScheduleAppraisal
     from schemas.steps import Appointment, AppointmentRequest, Stage
     from schemas.vocabulary import EventKind, Party

@@ -103,7 +103,7 @@ async def decide(case: CaseFile, decision: ConclusionDecision) -> str:
         decision.actor,
         {"outcome": decision.outcome.model_dump(mode="json"), "basis": decision.basis},
     )
-    case.decision_id, case.decision = decision.event_id, decision
+    case.decision = decision
     case.decided_at = workflow.now()
     case.concluded_on = case.decided_at.astimezone(CHINA_TZ).date()
     case.conclusion = decision.outcome  # the clocks stop; the stage goes on to the letter

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
 
 def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
     expect_panel_at_work(case, "委托检查")
-    if case.decision_id is not None:
+    if case.decision is not None:
         raise ValueError("结论已出具, 不能再委托检查 (the conclusion is already issued)")
 
 

@@ -23,7 +23,7 @@ LAYERS = list(ReviewLayer)
 def expect_panel_at_work(case: CaseFile, what: str) -> None:
     if case.stage is not Stage.conclusion or case.closed:
         raise ValueError(f"{what}只能在结论出具阶段录入 (case is in stage {case.stage.value})")
-    if case.decision_id is not None:
+    if case.decision is not None:
         raise ValueError("本案已出具结论 (a conclusion was already issued)")
     if case.examination_pending is not None:
         hospital = case.examination_pending.hospital
