@@ -57,6 +57,7 @@ class AppraisalCase:
         # Decided once, before any command: replaying a case started before the hardening
         # takes the old paths (workflows/legacy.py).
         hardened = workflow.patched(patches.HARDENED_CORE)
+        jining_rules = hardened and workflow.patched(patches.JINING_RULES)
         read = intake.read_application(application)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -68,6 +69,7 @@ class AppraisalCase:
                 received_at=workflow.now(),
                 receipt_date=read.received_on or today(),
                 hardened=hardened,
+                jining_rules=jining_rules,
             )
 
     @property

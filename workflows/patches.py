@@ -8,3 +8,6 @@ HARDENED_CORE = "hardened-core"
 # Moved conclusion clocks recounted from the complete application by the counting rule
 # (before: the earlier due date plus the days).
 RECOUNTED_MOVES = "recounted-moves"
+# The rules as the law and Jining's reform say them (issue #8), 2026-11: decided once at the
+# start of a case, like the hardening; a case started before keeps the rules it started under.
+JINING_RULES = "jining-rules"
