@@ -25,6 +25,15 @@ class CaseType(StrEnum):
     illness = "illness"  # 因病鉴定
 
 
+class Cause(StrEnum):
+    """What the appraisal is about; it chooses the scale and the standard (DOMAIN.md, Outcomes).
+
+    A re-appraisal or review of an illness conclusion stays an illness appraisal."""
+
+    work_injury = "work_injury"  # 工伤职工: GB/T 16180-2014, grade and self-care
+    illness = "illness"  # 因病或非因工致残: 劳社部发〔2002〕8号, degree of lost work ability
+
+
 class ApplicantRole(StrEnum):
     worker = "worker"
     employer = "employer"
@@ -177,6 +186,11 @@ class AppraisalApplication(BaseModel):
     model_config = STRICT
 
     case_type: CaseType
+    cause: Cause | None = Field(
+        default=None,
+        description="工伤 or 因病: the scale of the conclusion; default: illness for case_type "
+        "illness, else work_injury (a re-appraisal or review of an illness conclusion: illness)",
+    )
     applicant: Applicant
     worker: Worker
     employer: Employer
@@ -201,6 +215,24 @@ class AppraisalApplication(BaseModel):
         description="邮戳日期: the postmark of a mailed application; time in transit is not "
         "counted, so a window is kept when it was posted in time",
     )
+
+    @property
+    def appraised_for(self) -> Cause:
+        """The scale this case is appraised on."""
+        if self.cause is not None:
+            return self.cause
+        return Cause.illness if self.case_type is CaseType.illness else Cause.work_injury
+
+    @model_validator(mode="after")
+    def cause_fits_case_type(self) -> Self:
+        if self.case_type is CaseType.illness and self.cause is Cause.work_injury:
+            raise ValueError("因病鉴定不适用工伤标准 (case_type illness has cause illness)")
+        if self.case_type is CaseType.initial and self.cause is Cause.illness:
+            raise ValueError(
+                "因病鉴定的首次申请请选择 case_type illness (a first illness appraisal is "
+                "case_type illness, not initial)"
+            )
+        return self
 
     @model_validator(mode="after")
     def prior_conclusion_where_needed(self) -> Self:

@@ -39,7 +39,11 @@ class ConclusionDecision(CaseEvent):
     """The committee issues the conclusion (update `issue_conclusion`)."""
 
     outcome: Outcome
-    basis: Annotated[str, Field(min_length=2, max_length=200)] = "GB/T 16180-2014"
+    basis: Annotated[str | None, Field(min_length=2, max_length=200)] = Field(
+        default=None,
+        description="the standard applied; default: the standard of the case's scale "
+        "(GB/T 16180-2014 for work injury, 劳社部发〔2002〕8号 for illness)",
+    )
 
 
 class PostalEvent(CaseEvent):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.application import CaseType
+from schemas.application import Cause
 
 
 class Verdict(StrEnum):
@@ -33,6 +33,14 @@ class SelfCare(StrEnum):
     major = "major"  # 大部分 (3-4)
     complete = "complete"  # 完全 (all 5)
 
+
+# The standard each scale is graded by: the basis the letter cites unless the decision names one.
+STANDARDS = {
+    Cause.work_injury: "GB/T 16180-2014《劳动能力鉴定 职工工伤与职业病致残等级》",
+    Cause.illness: "劳社部发〔2002〕8号《职工非因工伤残或因病丧失劳动能力鉴定标准（试行）》",
+}
+# What a basis must mention to be the right standard for the scale.
+STANDARD_MARKS = {Cause.work_injury: "16180", Cause.illness: "劳社部发〔2002〕8号"}
 
 ILLNESS_VERDICTS = frozenset({Verdict.complete_loss, Verdict.major_loss, Verdict.below_standard})
 INJURY_VERDICTS = frozenset(Verdict) - ILLNESS_VERDICTS
@@ -66,11 +74,36 @@ class Outcome(BaseModel):
             else f"{text}，{SELF_CARE_LABELS[self.self_care]}"
         )
 
-    def scale_problem(self, case_type: CaseType) -> str | None:
-        """Why this outcome is off the case type's scale, or None."""
-        if case_type is CaseType.illness:
+    def scale_problem(self, cause: Cause, self_care_checked: bool = True) -> str | None:
+        """Why this outcome is off the scale of an appraisal for `cause`, or None.
+
+        Self-care levels belong to graded work-injury outcomes only (`self_care_checked` is
+        False when replaying cases started before that rule)."""
+        if cause is Cause.illness:
             if self.verdict not in ILLNESS_VERDICTS:
-                return "因病鉴定的结论应为 complete_loss, major_loss 或 below_standard"
+                return (
+                    "因病鉴定的结论应为完全丧失、大部分丧失劳动能力或未达标准 (an illness "
+                    "appraisal concludes complete_loss, major_loss or below_standard)"
+                )
         elif self.verdict not in INJURY_VERDICTS:
-            return "工伤鉴定的结论应为 grade_1 … grade_10 或 below_grade"
+            return (
+                "工伤鉴定的结论应为一级至十级伤残或未达等级 (a work-injury appraisal concludes "
+                "grade_1 … grade_10 or below_grade)"
+            )
+        graded = self.verdict in INJURY_VERDICTS - {Verdict.below_grade}
+        if self_care_checked and self.self_care is not SelfCare.none and not graded:
+            return (
+                f"{VERDICT_LABELS[self.verdict]}不评定生活自理障碍 (self_care applies only to "
+                "a disability grade 1-10: use none)"
+            )
         return None
+
+
+def basis_problem(basis: str, cause: Cause) -> str | None:
+    """A basis that cites the other scale's standard (an illness letter citing GB/T 16180)."""
+    if STANDARD_MARKS[cause] in basis:
+        return None
+    return (
+        f"鉴定依据应为{STANDARDS[cause]} (the basis must cite the standard of this "
+        f"{cause.value} appraisal)"
+    )

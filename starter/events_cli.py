@@ -285,7 +285,10 @@ def conclude(
     case_id: str,
     verdict: Annotated[Verdict, typer.Option()],
     self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
-    basis: Annotated[str, typer.Option(help="standard applied")] = "GB/T 16180-2014",
+    basis: Annotated[
+        str | None,
+        typer.Option(help="standard applied (default: the standard of the case's scale)"),
+    ] = None,
     actor: Actor = "committee",
     event_id: EventIdOpt = None,
     as_json: AsJson = False,

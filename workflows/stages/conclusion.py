@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.clock import CHINA_TZ
     from schemas.documents import ConclusionLetter, DocumentRef
     from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
-    from schemas.outcome import Outcome
+    from schemas.outcome import STANDARDS, Outcome, basis_problem
     from schemas.steps import ConclusionRecord, Stage
     from schemas.vocabulary import ClockName, EventKind, Party
     from schemas.workdays import DayUnit
@@ -74,6 +74,11 @@ async def run(case: CaseFile) -> None:
         await issue_letter(case)
 
 
+def basis_of(case: CaseFile, decision: ConclusionDecision) -> str:
+    """The standard the decision names, else the standard of the case's scale."""
+    return decision.basis or STANDARDS[case.application.appraised_for]
+
+
 def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
     expect_panel_at_work(case, "鉴定结论")
     if missing := [e for e in case.panel_ids if e not in case.opinions]:
@@ -87,6 +92,9 @@ def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
         raise ValueError(
             f"三级复核尚未完成: 待{'、'.join(unsigned)}签署 (all three review layers first)"
         )
+    cause = case.application.appraised_for
+    if case.jining_rules and decision.basis and (problem := basis_problem(decision.basis, cause)):
+        raise ValueError(problem)
     if decision.outcome != majority:
         raise ValueError(
             f"结论须与专家组多数意见一致: 多数意见为 {majority.label()} "
@@ -101,7 +109,7 @@ async def decide(case: CaseFile, decision: ConclusionDecision) -> str:
         "conclusion.decided",
         EventKind.conclusion_decided,
         decision.actor,
-        {"outcome": decision.outcome.model_dump(mode="json"), "basis": decision.basis},
+        {"outcome": decision.outcome.model_dump(mode="json"), "basis": basis_of(case, decision)},
     )
     case.decision = decision
     case.decided_at = workflow.now()
@@ -130,7 +138,7 @@ async def record_conclusion(
             case_id=case.case_id,
             stage=Stage.conclusion,
             outcome=decision.outcome,
-            basis=decision.basis,
+            basis=basis_of(case, decision),
             issued_at=issued_at,
             issued_by=decision.actor,
         ),
@@ -205,7 +213,7 @@ def letter(case: CaseFile, decision: ConclusionDecision, issued_at: datetime) ->
             "diagnosis": app.injury.diagnosis,
             "description": app.injury.description,
             "outcome": decision.outcome,
-            "basis": decision.basis,
+            "basis": basis_of(case, decision),
             "panel": [f"{m.name} {m.title}" for m in members],
             "reviews": [f"{REVIEW_LABELS[layer]} {s.actor}" for layer, s in case.signoffs.items()],
             "issued_at": issued_at,

@@ -38,7 +38,9 @@ def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
         raise ValueError(
             f"专家 {opinion.expert_id} 不是本案专家组成员 (panel: {', '.join(case.panel_ids)})"
         )
-    if problem := opinion.outcome.scale_problem(case.application.case_type):
+    if problem := opinion.outcome.scale_problem(
+        case.application.appraised_for, self_care_checked=case.jining_rules
+    ):
         raise ValueError(problem)
     if case.opinions.get(opinion.expert_id) == opinion.outcome:
         raise ValueError(
