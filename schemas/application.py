@@ -79,6 +79,47 @@ class MaterialKind(StrEnum):
     other = "other"
 
 
+class GreenReason(StrEnum):
+    """Why the green channel (绿色通道) was granted: a fixed list, so figures can count them."""
+
+    critical_illness = "critical_illness"  # 急危重症
+    terminal = "terminal"  # 终末期
+    severe_injury = "severe_injury"  # 重伤
+    other = "other"  # 其他: said in `note`
+
+
+GREEN_REASON_LABELS = {
+    GreenReason.critical_illness: "急危重症",
+    GreenReason.terminal: "终末期",
+    GreenReason.severe_injury: "重伤",
+    GreenReason.other: "其他",
+}
+
+
+class GreenChannelGrant(BaseModel):
+    """Who granted the green channel and why; kept in the case's record and archive."""
+
+    model_config = STRICT
+
+    granted_by: Annotated[
+        str,
+        Field(min_length=2, max_length=40, description="the staff member who granted it"),
+        Printable,
+    ]
+    reason: GreenReason
+    note: Text | None = Field(default=None, description="required when reason is other")
+
+    @model_validator(mode="after")
+    def other_is_explained(self) -> Self:
+        if self.reason is GreenReason.other and not self.note:
+            raise ValueError("绿色通道理由为其他时须说明 (reason other needs a note)")
+        return self
+
+    def label(self) -> str:
+        """For the UI: the reason and who granted it (the note may hold medical detail)."""
+        return f"{GREEN_REASON_LABELS[self.reason]} ({self.reason.value}), 批准人 {self.granted_by}"
+
+
 class Address(BaseModel):
     model_config = STRICT
 
@@ -197,6 +238,9 @@ class AppraisalApplication(BaseModel):
     injury: InjuryFacts
     materials: list[Material] = Field(min_length=1)
     green_channel: bool = Field(default=False, description="绿色通道: critical or severe case")
+    green_channel_grant: GreenChannelGrant | None = Field(
+        default=None, description="绿色通道: who granted it and why (required with green_channel)"
+    )
     mobility_impaired: bool = Field(
         default=False, description="cannot travel to the appraisal site"
     )
@@ -222,6 +266,14 @@ class AppraisalApplication(BaseModel):
         if self.cause is not None:
             return self.cause
         return Cause.illness if self.case_type is CaseType.illness else Cause.work_injury
+
+    @model_validator(mode="after")
+    def grant_with_green_channel(self) -> Self:
+        if self.green_channel_grant is not None and not self.green_channel:
+            raise ValueError(
+                "填写了绿色通道批准信息却未选绿色通道 (green_channel_grant needs green_channel true)"
+            )
+        return self
 
     @model_validator(mode="after")
     def cause_fits_case_type(self) -> Self:

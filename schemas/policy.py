@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.application import AppraisalApplication, CaseType, Cause, MaterialKind
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 
@@ -21,6 +23,22 @@ class GreenChannelClocks(BaseModel):
     conclusion_days: Days = 20
     site_promise_days: Days = 3
     appointment_notice_days: Annotated[int, Field(ge=0, le=30)] = 1
+
+
+K = MaterialKind
+COMMON_MATERIALS = [K.application_form, K.diagnosis, K.medical_records, K.identity_document]
+
+
+def default_materials() -> dict[CaseType, list[MaterialKind]]:
+    """The checklist of the rules in force; the policy file states it explicitly."""
+    return {
+        CaseType.initial: [*COMMON_MATERIALS, K.injury_determination],
+        # 2014 rule (人社部令第21号), kept by the 2025 rule: the work-injury determination
+        # and the first conclusion.
+        CaseType.re_appraisal: [*COMMON_MATERIALS, K.injury_determination, K.prior_conclusion],
+        CaseType.review: [*COMMON_MATERIALS, K.prior_conclusion],
+        CaseType.illness: list(COMMON_MATERIALS),
+    }
 
 
 class DeadlinePolicy(BaseModel):
@@ -43,6 +61,21 @@ class DeadlinePolicy(BaseModel):
     reminder_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = [0.8]
     review_rounds_max: Annotated[int, Field(ge=1, le=10)] = 3
     green_channel: GreenChannelClocks = GreenChannelClocks()
+    # 受理材料清单 per case type. A work-injury determination is asked of work-injury
+    # appraisals only: an illness re-appraisal or review has none.
+    materials: dict[CaseType, list[MaterialKind]] = Field(default_factory=default_materials)
+
+    @model_validator(mode="after")
+    def every_case_type_has_a_checklist(self) -> DeadlinePolicy:
+        if missing := [t.value for t in CaseType if not self.materials.get(t)]:
+            raise ValueError(f"materials: no checklist for {', '.join(missing)}")
+        return self
+
+    def checklist(self, application: AppraisalApplication) -> list[MaterialKind]:
+        required = self.materials[application.case_type]
+        if application.appraised_for is Cause.illness:
+            return [kind for kind in required if kind is not K.injury_determination]
+        return required
 
     def supplement_notice(self, green: bool) -> int:
         return (

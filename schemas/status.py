@@ -8,7 +8,13 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from schemas.application import AppraisalMode, CaseType, Jurisdiction, MaterialKind
+from schemas.application import (
+    AppraisalMode,
+    CaseType,
+    GreenChannelGrant,
+    Jurisdiction,
+    MaterialKind,
+)
 from schemas.outcome import Outcome
 from schemas.steps import Appointment, Panel, Shipment, Stage
 from schemas.vocabulary import ClockName, CloseReason
@@ -32,6 +38,7 @@ class CaseStatus(BaseModel):
     case_type: CaseType
     stage: Stage
     green_channel: bool
+    green_channel_grant: GreenChannelGrant | None = None  # who granted it and why
     mode: AppraisalMode
     jurisdiction: Jurisdiction
     stages: list[StageEntry] = Field(default_factory=list)

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     application_refused = "application.refused"
     application_accepted = "application.accepted"
     policy_captured = "policy.captured"
+    green_channel_granted = "green_channel.granted"
     stage_entered = "stage.entered"
     application_complete = "milestone.application_complete"
     site_appraisal_done = "milestone.site_appraisal_done"
@@ -102,6 +103,7 @@ class Party(StrEnum):
     supervisor = "supervisor"
     case_officer = "case_officer"
     benefits_agency = "benefits_agency"  # 社会保险经办机构
+    provincial_agency = "provincial_agency"  # 省社会保险经办机构: 就近办 cases' copy
     hospital = "hospital"  # a commissioned hospital, named in the message
 
 
@@ -119,6 +121,7 @@ CHANNELS = {
     Party.supervisor: Channel.supervisor,
     Party.case_officer: Channel.internal,
     Party.benefits_agency: Channel.benefits_agency,
+    Party.provincial_agency: Channel.benefits_agency,
     Party.hospital: Channel.letter,
 }
 

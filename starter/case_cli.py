@@ -48,6 +48,7 @@ from starter.app import (
 )
 from workflows import search_attributes as sa
 from workflows.case import AppraisalCase
+from workflows.rules import application_problems
 
 
 async def new_case_id() -> str:
@@ -100,6 +101,8 @@ def start(
 ) -> None:
     """Start a case from an application (鉴定申请)."""
     application = parse_or_exit(AppraisalApplication, read_application(file))
+    if found := application_problems(application):
+        refuse(f"AppraisalApplication is not valid: {found}")
 
     async def go() -> str:
         client = await temporal()

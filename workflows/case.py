@@ -58,7 +58,7 @@ class AppraisalCase:
         # takes the old paths (workflows/legacy.py).
         hardened = workflow.patched(patches.HARDENED_CORE)
         jining_rules = hardened and workflow.patched(patches.JINING_RULES)
-        read = intake.read_application(application)
+        read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
         self.file = None

@@ -244,6 +244,7 @@ class CaseFile:
             case_type=app.case_type,
             stage=self.stage,
             green_channel=app.green_channel,
+            green_channel_grant=app.green_channel_grant,
             mode=app.mode,
             jurisdiction=app.jurisdiction,
             stages=[StageEntry(stage=s.stage, entered_at=china(s.entered_at)) for s in self.stages],

@@ -9,6 +9,8 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
+from workflows import rules
+
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
@@ -28,8 +30,9 @@ def invalid(lines: list[str]) -> ApplicationError:
     )
 
 
-def read_application(raw: RawValue) -> AppraisalApplication | ApplicationError:
-    """The application, or the error that fails the case."""
+def read_application(raw: RawValue, ruled: bool = True) -> AppraisalApplication | ApplicationError:
+    """The application, or the error that fails the case. `ruled`: held to the rules of
+    `rules.application_problems` (False when replaying a case started before them)."""
     try:
         data = workflow.payload_converter().from_payload(raw.payload)
     except Exception:
@@ -40,6 +43,9 @@ def read_application(raw: RawValue) -> AppraisalApplication | ApplicationError:
             [f"input: 申请须为 JSON 对象 (the application must be a JSON object, not {kind})"]
         )
     try:
-        return AppraisalApplication.model_validate(data)
+        application = AppraisalApplication.model_validate(data)
     except ValidationError as error:
         return invalid(problems(error))
+    if ruled and (found := rules.application_problems(application)):
+        return invalid(found)
+    return application

@@ -199,6 +199,8 @@ def details(case: CaseFile) -> str:
         f"绿色通道 green channel: {'是' if app.green_channel else '否'} · 方式 mode: {app.mode.value}"
         f" · 参保 jurisdiction: {app.jurisdiction.value}",
     ]
+    if app.green_channel_grant:
+        lines.append(f"绿色通道理由 granted: {app.green_channel_grant.label()}")
     if case.panel:
         lines.append("专家组 panel: " + ", ".join(m.expert_id for m in case.panel.members))
         lines.append(f"意见 opinions: {len(case.opinions)}/{len(case.panel.members)}")

@@ -6,14 +6,37 @@ counted on the weekend-only fallback says so."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import asyncpg
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
 
-from schemas.application import Cause, Specialty
+from schemas.application import (
+    AppraisalApplication,
+    Cause,
+    GreenChannelGrant,
+    GreenReason,
+    Jurisdiction,
+    MaterialKind,
+    Specialty,
+)
 from schemas.events import ConclusionDecision
 from schemas.outcome import Outcome, SelfCare, Verdict
-from tests.conftest import CaseEnv
-from tests.helpers import G8, Driver, china, example, new_id, opinion, refused
+from tests.conftest import TASK_QUEUE, CaseEnv
+from tests.helpers import (
+    G8,
+    Driver,
+    china,
+    example,
+    example_json,
+    green_on_site,
+    new_id,
+    opinion,
+    refused,
+)
 from workflows.case import AppraisalCase
 
 MONDAY = china(2026, 10, 12)
@@ -69,4 +92,106 @@ async def test_self_care_goes_with_a_disability_grade_only(case_env: CaseEnv) ->
         assert "recorded" in await case.update(
             AppraisalCase.record_opinion, opinion(member, graded)
         )
+        await case.handle.terminate("test over")
+
+
+async def invalid_start(
+    env: WorkflowEnvironment, application: dict[str, Any], case_id: str | None = None
+) -> str:
+    """The reason a case with this application failed at once."""
+    handle = await env.client.start_workflow(
+        "AppraisalCase", application, id=case_id or new_id(), task_queue=TASK_QUEUE
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    error = failed.value.cause
+    assert isinstance(error, ApplicationError) and error.type == "InvalidApplication"
+    return error.message
+
+
+async def test_an_applicant_is_who_the_role_says(case_env: CaseEnv, db_pool: asyncpg.Pool) -> None:
+    not_the_worker = example_json("initial_complete", fresh_worker=True)
+    not_the_worker["applicant"] = {"role": "worker", "name": "张建军"}
+    a_friend = example_json("initial_complete", fresh_worker=True)
+    a_friend["applicant"] = {"role": "relative", "name": "张建军", "relationship": "朋友"}
+    the_worker_as_relative = example_json("initial_complete", fresh_worker=True)
+    name = the_worker_as_relative["worker"]["name"]
+    the_worker_as_relative["applicant"] = {"role": "relative", "name": name, "relationship": "配偶"}
+    refused_ids = [new_id() for _ in range(3)]
+    async with case_env(MONDAY) as env:
+        assert "applicant.name: 申请人身份为职工本人" in await invalid_start(
+            env, not_the_worker, refused_ids[0]
+        )
+        assert "applicant.relationship: 近亲属指配偶" in await invalid_start(
+            env, a_friend, refused_ids[1]
+        )
+        assert "近亲属与职工同名" in await invalid_start(
+            env, the_worker_as_relative, refused_ids[2]
+        )
+        spouse = example_json("initial_complete", fresh_worker=True)
+        spouse["applicant"] = {"role": "relative", "name": "张建军", "relationship": "配偶"}
+        case = await Driver.start(env, AppraisalApplication.model_validate(spouse))
+        assert (await case.until(lambda s: s.complete_on is not None)).stage is not None
+        await case.handle.terminate("test over")
+    registered = await db_pool.fetchval(
+        "SELECT count(*) FROM cases WHERE case_id = ANY($1::text[])", refused_ids
+    )
+    assert registered == 0  # refused before anything was written
+
+
+async def test_province_pilot_is_for_illness_and_the_provincial_agency_gets_the_copy(
+    case_env: CaseEnv, db_pool: asyncpg.Pool
+) -> None:
+    injury = example_json("initial_complete", fresh_worker=True) | {"jurisdiction": "province"}
+    illness = example("illness").model_copy(update={"jurisdiction": Jurisdiction.province})
+    async with case_env(MONDAY) as env:
+        assert "jurisdiction: 就近办仅适用于省直参保职工的因病鉴定" in await invalid_start(
+            env, injury
+        )
+        case = await Driver.start(env, illness)
+        await case.attend()
+        await case.conclude(MAJOR_LOSS)
+        await case.handle.terminate("test over")
+    copy = await db_pool.fetchrow(
+        "SELECT recipient, sent_at FROM outbox WHERE case_id = $1 AND message_key = 'benefits_agency.copy'",
+        case.handle.id,
+    )
+    assert copy["recipient"] == "provincial_agency" and copy["sent_at"] is not None
+
+
+async def test_who_granted_the_green_channel_and_why_is_on_record(
+    case_env: CaseEnv, db_pool: asyncpg.Pool
+) -> None:
+    ungranted = green_on_site().model_dump(mode="json") | {"green_channel_grant": None}
+    grant = GreenChannelGrant(granted_by="王主任", reason=GreenReason.terminal)
+    granted = green_on_site().model_copy(update={"green_channel_grant": grant})
+    async with case_env(MONDAY) as env:
+        assert "green_channel_grant: 绿色通道须注明批准人和理由" in await invalid_start(
+            env, ungranted
+        )
+        case = await Driver.start(env, granted)
+        status = await case.until(lambda s: s.complete_on is not None)
+        assert status.green_channel_grant == grant
+        metadata = await case.handle.query("__temporal_workflow_metadata")
+        assert "绿色通道理由 granted: 终末期 (terminal), 批准人 王主任" in metadata.current_details
+        await case.handle.terminate("test over")
+    event = await db_pool.fetchrow(
+        "SELECT actor, data::text AS data FROM case_events WHERE case_id = $1 AND kind = 'green_channel.granted'",
+        case.handle.id,
+    )
+    assert event["actor"] == "王主任" and json.loads(event["data"])["reason"] == "terminal"
+
+
+async def test_a_re_appraisal_needs_the_injury_determination_and_the_first_conclusion(
+    case_env: CaseEnv,
+) -> None:
+    data = example_json("re_appraisal", fresh_worker=True)
+    data["materials"] = [m for m in data["materials"] if m["kind"] != "injury_determination"]
+    async with case_env(MONDAY) as env:
+        case = await Driver.start(env, AppraisalApplication.model_validate(data))
+        status = await case.until(
+            lambda s: "issue_supplement_notice" in " ".join(s.pending_actions)
+        )
+        assert status.missing_materials == [MaterialKind.injury_determination]
+        assert status.policy_version == "2025-55.2"
         await case.handle.terminate("test over")

@@ -39,6 +39,14 @@ async def run(case: CaseFile) -> None:
             "system",
             policy.model_dump(mode="json"),
         )
+        if case.jining_rules and (grant := app.green_channel_grant):
+            await record_event(
+                case,
+                "green_channel.granted",
+                EventKind.green_channel_granted,
+                grant.granted_by,
+                grant.model_dump(mode="json", exclude={"granted_by"}),
+            )
         if case.duplicate_of:
             kind = CASE_TYPE_LABELS[app.case_type]
             return await refuse(
@@ -50,7 +58,10 @@ async def run(case: CaseFile) -> None:
         if problem := await eligibility_problem(case):
             return await refuse(case, "eligibility", problem)
         handed_in = {m.kind for m in app.materials}
-        case.missing = rules.missing_materials(app.case_type, handed_in)
+        if case.jining_rules:  # the checklist of the policy captured above
+            case.missing = [k for k in policy.checklist(app) if k not in handed_in]
+        else:
+            case.missing = rules.missing_materials(app.case_type, handed_in)
         if not case.missing:
             return await accept(case, case.receipt_date)
     await supplement(case)

@@ -34,6 +34,7 @@ from workflows.stages.opinions import LAYERS, expect_panel_at_work
 with workflow.unsafe.imports_passed_through():
     from activities.documents import Documents
     from activities.storage import Storage
+    from schemas.application import Jurisdiction
     from schemas.clock import CHINA_TZ
     from schemas.documents import ConclusionLetter, DocumentRef
     from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
@@ -183,10 +184,12 @@ async def render_pdf(content: ConclusionLetter, retry: RetryPolicy) -> DocumentR
 
 async def queue_benefits_copy(case: CaseFile, outcome: Outcome, document: DocumentRef) -> None:
     """免审即享: the agency's copy is queued now; the delivery stage sends it with the letters."""
+    # 就近办: the worker is insured at the province, so the provincial agency pays.
+    province = case.jining_rules and case.application.jurisdiction is Jurisdiction.province
     await queue_notice(
         case,
         "benefits_agency.copy",
-        Party.benefits_agency,
+        Party.provincial_agency if province else Party.benefits_agency,
         "劳动能力鉴定结论抄送",
         {
             "outcome": outcome.model_dump(mode="json"),
