@@ -110,8 +110,9 @@ class HolidayCalendar:
                     kind="fallback",
                     source=FALLBACK,
                     warning=(
-                        f"{year} is not covered by {PACKAGE} nor a schedule file"
-                        f" ({shown(path)}): weekends only, holidays ignored"
+                        f"{year}年节假日安排未载入, 仅按周末计算, 法定节假日和调休未计 "
+                        f"({year} is not covered by {PACKAGE} nor a schedule file"
+                        f" ({shown(path)}): weekends only, holidays ignored)"
                     ),
                 )
         return self._years[year]

@@ -31,6 +31,9 @@ class Deadline(BaseModel):
     due_at: datetime  # the instant it passes: the end of that day, China time
     seconds_left: float
     overdue: bool = False
+    # The due date was counted without the year's official holiday schedule (weekends only):
+    # check it by hand, or load the schedule (config/holidays/<year>.json).
+    calendar_warning: str | None = None
 
 
 class CaseStatus(BaseModel):

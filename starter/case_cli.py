@@ -165,6 +165,8 @@ def describe(current: CaseStatus) -> str:
     head = f"{current.case_id}  {current.case_type.value}  {stage_name(current.stage)}"
     head += f"  {current.mode.value}  {current.jurisdiction.value}"
     lines = [head + ("  绿色通道" if current.green_channel else "")]
+    if grant := current.green_channel_grant:
+        lines.append(f"green channel: {grant.label()}")
     if current.receipt_date:
         lines.append(f"received {current.receipt_date}, complete {current.complete_on or '-'}")
     lines += section(
@@ -180,6 +182,8 @@ def describe(current: CaseStatus) -> str:
             for d in current.deadlines
         ],
     )
+    warnings = dict.fromkeys(d.calendar_warning for d in current.deadlines if d.calendar_warning)
+    lines += [f"warning: {warning}" for warning in warnings]
     if current.deadline_shift_days:
         lines.append(f"conclusion deadline moved by {current.deadline_shift_days} days")
     if current.appointment:

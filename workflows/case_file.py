@@ -45,6 +45,7 @@ class Clock:
     started_at: datetime
     remind: bool = True
     overdue: bool = False
+    calendar_warning: str | None = None  # counted without the year's holiday schedule
     reminded: set[float] = field(default_factory=set)
 
 
@@ -149,6 +150,7 @@ class CaseFile:
                 due_at=clock.due_at,
                 seconds_left=(clock.due_at - now).total_seconds(),
                 overdue=clock.overdue,
+                calendar_warning=clock.calendar_warning,
             )
             for name, clock in sorted(self.clocks.items(), key=lambda item: item[1].due_at)
         ]

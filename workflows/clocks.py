@@ -36,12 +36,18 @@ async def due(start: date, days: int, unit: DayUnit) -> DueDate:
     )
 
 
-def start_clock(case: CaseFile, name: ClockName, due_on: date, remind: bool = True) -> None:
-    """Start clock `name`, or move it: a moved clock keeps its start and reminds anew."""
+def start_clock(case: CaseFile, name: ClockName, due: DueDate | date, remind: bool = True) -> None:
+    """Start clock `name`, or move it: a moved clock keeps its start and reminds anew. A due
+    date counted on the weekend-only fallback calendar keeps its warning, shown to clerks."""
     running = case.clocks.get(name)
     started = running.started_at if running else workflow.now()
+    due_on, warnings = (due.due, due.warnings) if isinstance(due, DueDate) else (due, [])
     case.clocks[name] = Clock(
-        due_on=due_on, due_at=end_of(due_on), started_at=started, remind=remind
+        due_on=due_on,
+        due_at=end_of(due_on),
+        started_at=started,
+        remind=remind,
+        calendar_warning="; ".join(warnings) or None,
     )
     show(case)
 

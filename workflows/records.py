@@ -214,6 +214,8 @@ def details(case: CaseFile) -> str:
         )
     for name, clock in sorted(case.clocks.items(), key=lambda item: item[1].due_at):
         flag = " **逾期 overdue**" if clock.overdue else ""
+        if clock.calendar_warning:
+            flag += f" · 注意 日历 calendar: {clock.calendar_warning}"
         lines.append(f"期限 {name.label} ({name.value}): {clock.due_on} 24:00 北京时间{flag}")
     lines += [f"待办 pending: {action}" for action in case.pending_actions()]
     return "\n\n".join(lines)

@@ -86,8 +86,9 @@ def test_uncovered_year_warns(tmp_path: Path) -> None:
     out = lines(run.stdout)
     assert out[:2] == ["2031-03-07 星期五", "source: weekends only (fallback)"]
     assert len(out) == 3
-    assert out[2].startswith(f"warning: 2031 is not covered by {PACKAGE_NAME}")
-    assert out[2].endswith("weekends only, holidays ignored")
+    assert out[2].startswith("warning: 2031年节假日安排未载入, 仅按周末计算")
+    assert f"(2031 is not covered by {PACKAGE_NAME}" in out[2]
+    assert out[2].endswith("weekends only, holidays ignored)")
 
 
 def test_schedule_file_used(tmp_path: Path) -> None:

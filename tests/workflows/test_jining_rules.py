@@ -5,7 +5,9 @@ counted on the weekend-only fallback says so."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +16,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.workdays import package_covers
 from schemas.application import (
     AppraisalApplication,
     Cause,
@@ -30,6 +33,7 @@ from tests.helpers import (
     G8,
     Driver,
     china,
+    deadline,
     example,
     example_json,
     green_on_site,
@@ -111,9 +115,9 @@ async def invalid_start(
 
 async def test_an_applicant_is_who_the_role_says(case_env: CaseEnv, db_pool: asyncpg.Pool) -> None:
     not_the_worker = example_json("initial_complete", fresh_worker=True)
-    not_the_worker["applicant"] = {"role": "worker", "name": "张建军"}
+    not_the_worker["applicant"] = {"role": "worker", "name": "王小明"}
     a_friend = example_json("initial_complete", fresh_worker=True)
-    a_friend["applicant"] = {"role": "relative", "name": "张建军", "relationship": "朋友"}
+    a_friend["applicant"] = {"role": "relative", "name": "王小明", "relationship": "朋友"}
     the_worker_as_relative = example_json("initial_complete", fresh_worker=True)
     name = the_worker_as_relative["worker"]["name"]
     the_worker_as_relative["applicant"] = {"role": "relative", "name": name, "relationship": "配偶"}
@@ -129,7 +133,7 @@ async def test_an_applicant_is_who_the_role_says(case_env: CaseEnv, db_pool: asy
             env, the_worker_as_relative, refused_ids[2]
         )
         spouse = example_json("initial_complete", fresh_worker=True)
-        spouse["applicant"] = {"role": "relative", "name": "张建军", "relationship": "配偶"}
+        spouse["applicant"] = {"role": "relative", "name": "王丽", "relationship": "配偶"}
         case = await Driver.start(env, AppraisalApplication.model_validate(spouse))
         assert (await case.until(lambda s: s.complete_on is not None)).stage is not None
         await case.handle.terminate("test over")
@@ -194,4 +198,28 @@ async def test_a_re_appraisal_needs_the_injury_determination_and_the_first_concl
         )
         assert status.missing_materials == [MaterialKind.injury_determination]
         assert status.policy_version == "2025-55.2"
+        await case.handle.terminate("test over")
+
+
+async def test_a_clock_counted_without_the_years_holiday_schedule_says_so(
+    case_env: CaseEnv, tmp_path: Path
+) -> None:
+    year = next(y for y in itertools.count(2026) if not package_covers(y))
+    # Received mid-November: the 60-day legal limit ends in January of the uncovered year.
+    received = china(year - 1, 11, 16)
+    async with case_env(received, holiday_schedule_dir=tmp_path) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        status = await case.until(lambda s: s.complete_on is not None and bool(s.deadlines))
+        limit = deadline(status, "conclusion")
+        assert limit.due_on.year == year
+        assert limit.calendar_warning and f"{year}年节假日安排未载入" in limit.calendar_warning
+        metadata = await case.handle.query("__temporal_workflow_metadata")
+        assert f"注意 日历 calendar: {year}年节假日安排未载入" in metadata.current_details
+        await case.handle.terminate("test over")
+    schedule = {"year": year, "source": "test", "holidays": [{"date": f"{year}-01-01"}]}
+    (tmp_path / f"{year}.json").write_text(json.dumps(schedule), encoding="utf-8")
+    async with case_env(received, holiday_schedule_dir=tmp_path) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        status = await case.until(lambda s: s.complete_on is not None and bool(s.deadlines))
+        assert deadline(status, "conclusion").calendar_warning is None
         await case.handle.terminate("test over")

@@ -158,14 +158,14 @@ async def accept(case: CaseFile, complete_on: date) -> None:
     )
     policy = case.policy
     limit = await clocks.due(complete_on, policy.conclusion_days, DayUnit.calendar_days)
-    case.conclusion_due = {ClockName.conclusion: limit.due}
+    dues = {ClockName.conclusion: limit}
     if case.green:
-        green = await clocks.due(
+        dues[ClockName.green_conclusion] = await clocks.due(
             complete_on, policy.green_channel.conclusion_days, DayUnit.calendar_days
         )
-        case.conclusion_due[ClockName.green_conclusion] = green.due
+    case.conclusion_due = {name: due.due for name, due in dues.items()}
     for name in case.conclusion_due:
-        clocks.start_clock(case, name, case.conclusion_due[name])
+        clocks.start_clock(case, name, dues[name])
         clocks.watch_in_background(case, name, lambda: case.decided)
     await record_event(
         case,
@@ -191,7 +191,7 @@ async def move_conclusion_clocks(case: CaseFile) -> None:
         if workflow.patched(patches.RECOUNTED_MOVES):
             days = lengths[name] + case.shift_days
             moved = await clocks.due(case.complete_on, days, DayUnit.calendar_days)
-            clocks.start_clock(case, name, moved.due)
+            clocks.start_clock(case, name, moved)
         else:  # cases that moved a clock before the recount: the old arithmetic, replayed
             extra = case.shift_days + (case.extension_days if name is ClockName.conclusion else 0)
             clocks.start_clock(case, name, base + timedelta(days=extra))
@@ -203,7 +203,7 @@ async def supplement(case: CaseFile) -> None:
     notice_due = await clocks.due(
         case.receipt_date, case.policy.supplement_notice(case.green), DayUnit.working_days
     )
-    clocks.start_clock(case, ClockName.supplement_notice, notice_due.due)
+    clocks.start_clock(case, ClockName.supplement_notice, notice_due)
     await clocks.watch(case, ClockName.supplement_notice, lambda: case.notice is not None)
     while case.outstanding():
         assert case.supplement_due is not None

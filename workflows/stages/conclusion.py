@@ -57,7 +57,7 @@ async def run(case: CaseFile) -> None:
     promise = await clocks.due(
         case.site_done_on, case.policy.site_promise(case.green), DayUnit.calendar_days
     )
-    clocks.start_clock(case, ClockName.site_promise, promise.due)
+    clocks.start_clock(case, ClockName.site_promise, promise)
     clocks.watch_in_background(case, ClockName.site_promise, lambda: case.decided)
     while not case.decided:
         if case.examination_pending is None:

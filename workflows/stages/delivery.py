@@ -208,7 +208,7 @@ async def start_delivery_clock(case: CaseFile) -> None:
     """Delivered = signed for on the EMS receipt, within 15 days of the conclusion."""
     assert case.policy is not None and case.concluded_on is not None
     limit = await clocks.due(case.concluded_on, case.policy.delivery_days, DayUnit.calendar_days)
-    clocks.start_clock(case, ClockName.delivery, limit.due)
+    clocks.start_clock(case, ClockName.delivery, limit)
 
 
 async def watch_delivery(case: CaseFile) -> None:

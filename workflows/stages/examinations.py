@@ -43,7 +43,7 @@ async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str
     )
     case.examinations.append(order)
     case.examination_pending = order
-    clocks.start_clock(case, ClockName.examination, wait.due)
+    clocks.start_clock(case, ClockName.examination, wait)
     return f"examination commissioned from {order.hospital}; results due by {wait.due}"
 
 
