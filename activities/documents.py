@@ -66,7 +66,7 @@ def chinese_date(year: int, month: int, day: int) -> str:
 
 
 def masked_id(citizen_id: str) -> str:
-    """Area code and the last four only (370102********0038): enough to match, no birth date."""
+    """Area code and the last four only (370811********0438): enough to match, no birth date."""
     return f"{citizen_id[:6]}{'*' * 8}{citizen_id[14:]}"
 
 

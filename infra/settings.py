@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     worker_ref_key: str = "dev-only-worker-ref-key"
     case_prefix: str = "JN"
     # Printed on the conclusion letter: this committee, and where a re-appraisal is applied for.
-    committee_name: str = "济南市劳动能力鉴定委员会"
+    committee_name: str = "济宁市劳动能力鉴定委员会"
     provincial_committee_name: str = "山东省劳动能力鉴定委员会"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
 

@@ -68,7 +68,7 @@ def example_json(name: str, fresh_worker: bool = False) -> dict[str, Any]:
 
 
 def random_credit_code() -> str:
-    body = "91370102MA" + "".join(random.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=7))
+    body = "91370811MA" + "".join(random.choices("0123456789ABCDEFGHJKLMNPQRTUWXY", k=7))
     return body + uscc.calc_check_digit(body + "0")
 
 
@@ -81,7 +81,7 @@ def random_citizen_id(birth: str) -> str:
     """A valid ID born on `birth` (YYYYMMDD), or a later day once 1000 are used."""
     n = next(_WORKERS)
     born = datetime.strptime(birth, "%Y%m%d") + timedelta(days=n // 1000)
-    body = f"370102{born:%Y%m%d}{n % 1000:03d}"
+    body = f"370811{born:%Y%m%d}{n % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
 
 

@@ -98,7 +98,7 @@ async def test_wrong_requests_are_refused_in_one_line(stack: Stack, tmp_path: Pa
 
 async def test_status_of_a_case_that_failed_on_its_input(stack: Stack) -> None:
     application = example_json("initial_complete")
-    application["worker"]["citizen_id"] = "370102198503120039"  # wrong check digit
+    application["worker"]["citizen_id"] = "370811198503120439"  # wrong check digit
     case_id = new_id("JN-BAD")
     await stack.ui_start(case_id, application)
     with pytest.raises(WorkflowFailureError):
@@ -107,7 +107,7 @@ async def test_status_of_a_case_that_failed_on_its_input(stack: Stack) -> None:
         line = await failure(stack, "refused:", *args)
         assert line.startswith(f"refused: case {case_id} failed and has no status: ")
         assert "worker.citizen_id" in line and "校验位错误" in line
-        assert "370102198503120039" not in line  # the message never repeats the input
+        assert "370811198503120439" not in line  # the message never repeats the input
     line = await failure(
         stack, "refused:", "opinion", case_id, "--expert", "E", "--verdict", "grade_7"
     )
@@ -133,7 +133,7 @@ async def test_a_case_from_the_cli_in_json_tables_and_china_time(stack: Stack) -
     line = await failure(stack, "refused:", "attend", case_id)  # identity is checked on the day
     assert line == "refused: 到场须核验身份 (attended needs identity_verified: true)"
     correct = ["correct-address", case_id, "--recipient", "worker", "--reason", "地址有误"]
-    address = ["--address", "山东省济南市历下区泉城路1号", "--postal-code", "250011"]
+    address = ["--address", "山东省济宁市任城区红星中路1号", "--postal-code", "272000"]
     line = await failure(stack, "refused:", *correct, *address)
     assert line.startswith("refused: worker 的结论书未被拒收")  # no letter was refused
 

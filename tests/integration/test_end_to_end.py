@@ -136,7 +136,7 @@ async def test_case_through_every_stage_with_the_cli(
 
 async def test_wrong_check_digit_fails_the_workflow_at_once(stack: Stack) -> None:
     application = example_json("initial_complete")
-    application["worker"]["citizen_id"] = "370102198503120039"
+    application["worker"]["citizen_id"] = "370811198503120439"
     case_id = f"JN-BAD-{uuid.uuid4().hex[:6]}"
     await stack.ui_start(case_id, application)
     with pytest.raises(WorkflowFailureError) as failed:
@@ -157,7 +157,7 @@ async def test_cli_start_numbers_cases_and_refuses_bad_input(stack: Stack) -> No
     code, out, err = await stack.appraisal("start", "-", "--case-id", case_id, stdin=application)
     assert code == 1 and "already exists" in err
     broken = json.loads(application)
-    broken["employer"]["credit_code"] = "91370102MA3C4K7T2D"
+    broken["employer"]["credit_code"] = "91370811MA3C4K7T2D"
     code, out, err = await stack.appraisal("start", "-", stdin=json.dumps(broken))
     assert code == 1 and "employer.credit_code" in err and "校验位错误" in err
     code, out, err = await stack.appraisal("status", "JN-NOPE-1")

@@ -35,12 +35,12 @@ _serial = itertools.count(random.randrange(1000))
 
 def citizen_id() -> str:
     """A valid, fresh citizen ID (GB 11643-1999)."""
-    body = f"370102{1960 + next(_serial) % 40}0312{next(_serial) % 1000:03d}"
+    body = f"370811{1960 + next(_serial) % 40}0312{next(_serial) % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")  # stdnum ignores the last character
 
 
 def credit_code() -> str:
-    body = "91370102" + "".join(random.choices(USCC_ALPHABET, k=9))
+    body = "91370811" + "".join(random.choices(USCC_ALPHABET, k=9))
     return body + uscc.calc_check_digit(body)
 
 
@@ -209,7 +209,7 @@ async def test_a_conflict_added_with_the_cli_excludes_the_expert(
         "--title",
         "主任医师",
         "--hospital",
-        "齐鲁医院",
+        "济宁医学院附属医院",
         "--specialty",
         "stomatology",
         "--term-start",
@@ -248,7 +248,7 @@ async def test_pool_management_with_the_cli(db_pool: asyncpg.Pool, database_url:
         "--title",
         "副主任医师",
         "--hospital",
-        "山东省千佛山医院",
+        "济宁市第二人民医院",
         "--specialty",
         "psychiatry",
         "--specialty",
@@ -314,7 +314,7 @@ async def test_pool_management_with_the_cli(db_pool: asyncpg.Pool, database_url:
         "会议",
     )
 
-    bad_id = "370102198503120039"  # wrong check digit
+    bad_id = "370811198503120439"  # wrong check digit
     assert "校验位" in await refused(database_url, "conflict", expert_id, "--relative-of", bad_id)
     assert "只给一项" in await refused(
         database_url,

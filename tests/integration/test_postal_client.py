@@ -32,7 +32,7 @@ def letter_to_worker(**changes: object) -> LetterRequest:
         recipient=Recipient.worker,
         name="张三",
         mobile="13800138000",
-        address=Address(text="山东省济南市历下区经十路 1 号", postal_code="250000"),
+        address=Address(text="山东省济宁市任城区红星中路 1 号", postal_code="272000"),
         document_ref="conclusion-letter.pdf",
     )
     return request.model_copy(update=changes)
@@ -75,7 +75,7 @@ async def test_other_letter_under_the_same_key_conflicts(postal: PostalActivitie
     request = letter_to_worker()
     await env.run(postal.send_letter, request)
     moved = request.model_copy(
-        update={"address": Address(text="山东省济南市市中区 2 号", postal_code="250001")}
+        update={"address": Address(text="山东省济宁市兖州区 2 号", postal_code="272100")}
     )
     with pytest.raises(ApplicationError) as conflict:
         await env.run(postal.send_letter, moved)

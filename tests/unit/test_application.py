@@ -23,7 +23,7 @@ def test_example_is_valid() -> None:
 
 def test_wrong_check_digit_names_the_field() -> None:
     data = example_json("initial_complete")
-    data["worker"]["citizen_id"] = "370102198503120039"
+    data["worker"]["citizen_id"] = "370811198503120439"
     message = refuse(data)
     assert "worker.citizen_id" in message and "校验位错误" in message
 

@@ -21,7 +21,7 @@ from schemas.clock import CHINA_TZ
 from schemas.documents import ConclusionLetter
 from schemas.outcome import Outcome, SelfCare, Verdict
 
-CITIZEN_ID = "370102198503120038"  # male (17th digit 3), born 1985-03-12
+CITIZEN_ID = "370811198503120438"  # male (17th digit 3), born 1985-03-12
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,13 @@ def fallbacks() -> tuple[Path, ...]:
 def letter(**changes: Any) -> ConclusionLetter:
     data: dict[str, Any] = {
         "case_id": "JN-2026-000123",
-        "committee": "济南市劳动能力鉴定委员会",
+        "committee": "济宁市劳动能力鉴定委员会",
         "provincial_committee": "山东省劳动能力鉴定委员会",
         "case_type": CaseType.initial,
         "worker_name": "张建军",
         "citizen_id": CITIZEN_ID,
-        "employer_name": "济南恒达建筑工程有限公司",
-        "credit_code": "91370102MA3C4K7T2C",
+        "employer_name": "济宁恒达建筑工程有限公司",
+        "credit_code": "91370811MA3C4K7T2H",
         "injury_date": date(2026, 3, 18),
         "body_parts": ["右下肢"],
         "diagnosis": "右胫腓骨骨折，术后膝关节活动受限",
@@ -79,16 +79,16 @@ def base_fonts(pdf: bytes) -> set[str]:
 def test_the_letter_states_everything_a_conclusion_letter_must(font: Path) -> None:
     text = text_of(render_conclusion_letter(letter(), font))
     for expected in [
-        "济南市劳动能力鉴定委员会",
+        "济宁市劳动能力鉴定委员会",
         "劳动能力鉴定结论书",
         "编号：JN-2026-000123",
         "初次鉴定",
         "姓名张建军",
         "性别男",
         "出生日期1985年3月12日",
-        "370102********0038",
-        "用人单位济南恒达建筑工程有限公司",
-        "统一社会信用代码91370102MA3C4K7T2C",
+        "370811********0438",
+        "用人单位济宁恒达建筑工程有限公司",
+        "统一社会信用代码91370811MA3C4K7T2H",
         "受伤日期2026年3月18日",
         "受伤部位右下肢",
         "诊断右胫腓骨骨折，术后膝关节活动受限",

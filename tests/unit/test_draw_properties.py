@@ -16,8 +16,14 @@ from schemas.application import Specialty
 
 ON = date(2026, 12, 1)
 WORKERS = ["a" * 64, "b" * 64]
-EMPLOYERS = ["91370102MA3C4K7T2C", "91110000600037341L"]
-HOSPITALS = ["山东省立医院", "齐鲁医院", "济南市中心医院", "山东省职业病医院", "山东省千佛山医院"]
+EMPLOYERS = ["91370811MA3C4K7T2H", "91110000600037341L"]
+HOSPITALS = [
+    "济宁市第一人民医院",
+    "济宁医学院附属医院",
+    "济宁市中医院",
+    "兖矿新里程总医院",
+    "济宁市第二人民医院",
+]
 NAMES = ["刘玉兰", "张国庆", "王国庆", "何红霞", "杨志强", "宋红霞"]
 SPECIALTIES = [Specialty.orthopedics, Specialty.neurology, Specialty.rehabilitation]
 

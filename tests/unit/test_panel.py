@@ -21,7 +21,7 @@ from workflows.case_file import majority
 
 ON = date(2026, 12, 1)
 WORKER = "a" * 64  # a worker's keyed hash
-EMPLOYER = "91370102MA3C4K7T2C"
+EMPLOYER = "91370811MA3C4K7T2H"
 ORTHO, NEURO = Specialty.orthopedics, Specialty.neurology
 
 
@@ -97,10 +97,10 @@ def test_same_seed_same_panel_in_any_pool_order_and_only_needed_specialty() -> N
             "系职工诊治医生 刘玉兰",
         ),
         (
-            {"hospital": "山东省立医院"},
-            {"treating_hospitals": ["山东省立医院"]},
+            {"hospital": "济宁市第一人民医院"},
+            {"treating_hospitals": ["济宁市第一人民医院"]},
             ExclusionReason.treating_hospital,
-            "任职于诊治医院 山东省立医院",
+            "任职于诊治医院 济宁市第一人民医院",
         ),
         (
             {"conflicts": [Conflict(kind="employer", subject=EMPLOYER)]},

@@ -27,8 +27,8 @@ def letter(reference: str, **changes: Any) -> dict[str, Any]:
         "reference": reference,
         "recipient_name": "张三",
         "mobile": "13800138000",
-        "address": "山东省济南市历下区经十路 1 号",
-        "postal_code": "250000",
+        "address": "山东省济宁市任城区红星中路 1 号",
+        "postal_code": "272000",
         "document_ref": f"{reference}/conclusion.pdf",
     }
     return body | changes
@@ -84,7 +84,7 @@ async def test_same_key_twice_is_one_shipment(postal_http: httpx.AsyncClient) ->
 async def test_same_key_other_letter_conflicts(postal_http: httpx.AsyncClient) -> None:
     reference, key = new_key()
     await create(postal_http, key, letter(reference))
-    response = await create(postal_http, key, letter(reference, postal_code="250001"))
+    response = await create(postal_http, key, letter(reference, postal_code="272100"))
     assert response.status_code == 409
     assert "Idempotency-Key" in response.json()["message"]
 
@@ -240,7 +240,7 @@ async def test_state_file_keeps_idempotency_across_restarts(tmp_path: Path) -> N
 
     async with running(state_file=state_file) as url, httpx.AsyncClient(base_url=url) as http:
         again = await create(http, key, letter(reference))
-        conflict = await create(http, key, letter(reference, address="山东省济南市市中区 2 号"))
+        conflict = await create(http, key, letter(reference, address="山东省济宁市兖州区 2 号"))
         tracked = (await http.get(f"/v1/shipments/{waybill}")).json()
 
     assert (again.status_code, again.json()["waybill_no"]) == (200, waybill)

@@ -47,7 +47,7 @@ def example(name: str) -> dict[str, Any]:
 
 def with_value(name: str, path: tuple[str | int, ...], value: str) -> dict[str, Any]:
     data = example(name)
-    data["injury"].setdefault("treating_hospitals", ["济南市中心医院"])
+    data["injury"].setdefault("treating_hospitals", ["济宁市中医院"])
     data["injury"].setdefault("treating_doctors", ["刘医生"])
     target = data
     for key in path[:-1]:
@@ -77,17 +77,17 @@ def test_every_printed_field_refuses_what_cannot_be_printed(
     example_name: str, path: tuple[str | int, ...]
 ) -> None:
     field = ".".join(map(str, path))
-    good = with_value(example_name, path, "济南市历下区泉城路100号")
+    good = with_value(example_name, path, "济宁市任城区红星中路100号")
     AppraisalApplication.model_validate(good)  # the field itself is fine, and is checked
 
     for text, point in [("王😀伟", "U+1F600 😀"), ("王𰀀伟", "U+30000 𰀀")]:  # emoji, Ext G
-        assert refusal(with_value(example_name, path, f"济南市{text}100号")) == (
+        assert refusal(with_value(example_name, path, f"济宁市{text}100号")) == (
             field,
             f"含有结论书无法打印的字符 {point} (the conclusion letter cannot print this character)",
         )
 
     for control in ["\x00", "\x1b", "\t", "\u202e", "\u2067", "\u200b", "\ufeff"]:
-        assert refusal(with_value(example_name, path, f"济南市王{control}伟100号")) == (
+        assert refusal(with_value(example_name, path, f"济宁市王{control}伟100号")) == (
             field,
             f"含有控制字符 U+{ord(control):04X} "
             "(control and bidirectional formatting characters are not allowed)",
@@ -107,13 +107,13 @@ def test_every_character_refused_is_named_once() -> None:
 
 def test_errors_do_not_repeat_the_input() -> None:
     data = example("initial_complete")
-    data["worker"]["citizen_id"] = "370102198503120039"  # wrong check digit
-    data["worker"]["mobile"] = ["13805310001"]  # wrong type: pydantic would show the value
+    data["worker"]["citizen_id"] = "370811198503120439"  # wrong check digit
+    data["worker"]["mobile"] = ["13805370001"]  # wrong type: pydantic would show the value
     with pytest.raises(ValidationError) as refused:
         AppraisalApplication.model_validate(data)
     message = str(refused.value)
     assert "worker.citizen_id" in message and "worker.mobile" in message
-    assert "370102198503120039" not in message and "13805310001" not in message
+    assert "370811198503120439" not in message and "13805370001" not in message
     assert "input_value" not in message
 
 

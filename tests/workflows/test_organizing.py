@@ -223,7 +223,7 @@ async def test_panel_shortage_escalates_and_redraw_after_the_pool_grows(
         request = PanelRedraw(event_id=new_id("rd"), actor="clerk", reason="已增补口腔科专家")
         for n in (1, 2, 3):
             await db_pool.execute(
-                "INSERT INTO experts VALUES ($1, '口腔专家', '主任医师', '济南市口腔医院', ARRAY['stomatology'], true, '2026-01-01', '2029-01-01')",
+                "INSERT INTO experts VALUES ($1, '口腔专家', '主任医师', '济宁医学院附属医院', ARRAY['stomatology'], true, '2026-01-01', '2029-01-01')",
                 f"EXP-T{uuid.uuid4().hex[:6]}-{n}",
             )
         await case.update(AppraisalCase.redraw_panel, request)
@@ -249,7 +249,7 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
     case_env: CaseEnv,
 ) -> None:
     order = ExaminationOrder(
-        event_id=new_id("ex"), actor="panel", hospital="山东省立医院", items=["肌电图", "膝关节MRI"]
+        event_id=new_id("ex"), actor="panel", hospital="济宁市中医院", items=["肌电图", "膝关节MRI"]
     )
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
@@ -273,7 +273,7 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
         await case.handle.signal(
             AppraisalCase.examination_results,
             ExaminationResults(
-                event_id=new_id("res"), actor="山东省立医院", summary="肌电图: 腓总神经损伤"
+                event_id=new_id("res"), actor="济宁市中医院", summary="肌电图: 腓总神经损伤"
             ),
         )
         status = await case.until(
