@@ -241,7 +241,8 @@ async def test_duplicate_application_is_refused_naming_the_open_case(
         # idles, past its run timeout. Polling keeps server time still.
         refused_case = await second.until(lambda s: s.stage is Stage.archived)
         # Same worker, another case type: not a duplicate.
-        illness = example("illness").model_copy(update={"worker": first_application.worker})
+        same_person = {"worker": first_application.worker, "applicant": first_application.applicant}
+        illness = example("illness").model_copy(update=same_person)
         third = await Driver.start(env, illness)
         await third.until(lambda s: s.stage is Stage.organizing)
         await first.handle.terminate("test over")

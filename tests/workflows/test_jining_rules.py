@@ -106,7 +106,8 @@ async def invalid_start(
     handle = await env.client.start_workflow(
         "AppraisalCase", application, id=case_id or new_id(), task_queue=TASK_QUEUE
     )
-    with pytest.raises(WorkflowFailureError) as failed:
+    # Time stands still meanwhile: a test server waiting on a result may skip time ahead.
+    with env.auto_time_skipping_disabled(), pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
     error = failed.value.cause
     assert isinstance(error, ApplicationError) and error.type == "InvalidApplication"
@@ -191,7 +192,7 @@ async def test_a_re_appraisal_needs_the_injury_determination_and_the_first_concl
 ) -> None:
     data = example_json("re_appraisal", fresh_worker=True)
     data["materials"] = [m for m in data["materials"] if m["kind"] != "injury_determination"]
-    async with case_env(MONDAY) as env:
+    async with case_env(china(2026, 11, 16)) as env:  # the example was received on 10 Nov
         case = await Driver.start(env, AppraisalApplication.model_validate(data))
         status = await case.until(
             lambda s: "issue_supplement_notice" in " ".join(s.pending_actions)
