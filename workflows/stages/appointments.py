@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 from workflows.case_file import CaseFile
 from workflows.gate import refusal
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.stages import panel
 from workflows.stages.acceptance import move_conclusion_clocks
 
 with workflow.unsafe.imports_passed_through():
@@ -110,7 +111,9 @@ async def book_first(case: CaseFile) -> None:
 def check_schedule(case: CaseFile, choice: ScheduleAppraisal) -> None:
     """The office books or moves the appraisal (no seat found, a walk-in, a home visit date);
     unlike a worker's reschedule, this never moves the legal deadline."""
-    if case.stage is not Stage.organizing or case.panel is None or case.closed:
+    # Under the rules of issue #8 the panel is drawn for the booked day: booking comes first.
+    unpanelled = case.panel is None and not case.jining_rules
+    if case.stage is not Stage.organizing or unpanelled or case.closed:
         raise ValueError(
             f"鉴定安排须在专家组抽定后、组织鉴定阶段进行 (case is in stage {case.stage.value})"
         )
@@ -137,7 +140,8 @@ async def schedule(case: CaseFile, choice: ScheduleAppraisal) -> str:
             "仍无可用场次, 请指定场次或时间 (still no free seat: name a session or a time)"
         )
     await settle(case, appointment, choice.actor)
-    return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}"
+    checked = await panel.recheck(case, "schedule")  # the panel must sit on the new day
+    return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}{checked}"
 
 
 def check_reschedule(case: CaseFile, request: Reschedule) -> None:
@@ -172,7 +176,8 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
     )
     await move_conclusion_clocks(case)
     await settle(case, appointment, request.actor)
-    return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days"
+    checked = await panel.recheck(case, "reschedule")  # the panel must sit on the new day
+    return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days{checked}"
 
 
 def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
@@ -183,6 +188,11 @@ def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
     day = case.appointment.starts_at.astimezone(CHINA_TZ).date()
     if today() < day:
         raise ValueError(f"鉴定尚未开始, 鉴定日期为 {day} (the appraisal is on {day})")
+    if case.jining_rules and (case.panel is None or case.shortage is not None):
+        raise ValueError(
+            "专家组尚未抽定, 不能鉴定; 请增补专家库后 redraw_panel, 或改期 "
+            "(no full panel for the appraisal day: extend the pool and redraw, or reschedule)"
+        )
     if record.status is Attendance.attended and not record.identity_verified:
         raise ValueError("到场须核验身份 (attended needs identity_verified: true)")
 
