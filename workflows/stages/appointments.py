@@ -94,6 +94,7 @@ async def book_first(case: CaseFile) -> None:
     async with case.lock:
         appointment = await book(case, None)
         if appointment is not None:
+            await panel.for_the_day(case, appointment, "booking")  # jining: drawn for its day
             return await settle(case, appointment, "system")
         await record_event(case, "appointment.no_seat", EventKind.appointment_no_seat, "system", {})
         await notify(
@@ -139,8 +140,8 @@ async def schedule(case: CaseFile, choice: ScheduleAppraisal) -> str:
         raise refusal(
             "仍无可用场次, 请指定场次或时间 (still no free seat: name a session or a time)"
         )
+    checked = await panel.for_the_day(case, appointment, "schedule")  # able to sit that day?
     await settle(case, appointment, choice.actor)
-    checked = await panel.recheck(case, "schedule")  # the panel must sit on the new day
     return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}{checked}"
 
 
@@ -175,8 +176,8 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
         },
     )
     await move_conclusion_clocks(case)
+    checked = await panel.for_the_day(case, appointment, "reschedule")  # able to sit that day?
     await settle(case, appointment, request.actor)
-    checked = await panel.recheck(case, "reschedule")  # the panel must sit on the new day
     return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days{checked}"
 
 
@@ -188,7 +189,9 @@ def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
     day = case.appointment.starts_at.astimezone(CHINA_TZ).date()
     if today() < day:
         raise ValueError(f"鉴定尚未开始, 鉴定日期为 {day} (the appraisal is on {day})")
-    if case.jining_rules and (case.panel is None or case.shortage is not None):
+    # Jining rules: every booking draws or checks the panel in the same hold of the lock, so
+    # the handler (which takes the lock) always finds a full panel or a shortage.
+    if case.jining_rules and case.shortage is not None:
         raise ValueError(
             "专家组尚未抽定, 不能鉴定; 请增补专家库后 redraw_panel, 或改期 "
             "(no full panel for the appraisal day: extend the pool and redraw, or reschedule)"

@@ -21,9 +21,8 @@ with workflow.unsafe.imports_passed_through():
 
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.organizing)
-    if case.jining_rules:  # experts are checked on the appraisal day: book, then draw for it
+    if case.jining_rules:  # book first: the panel is drawn for the booked day
         await appointments.book_first(case)
-        await draw_panel(case)
     else:
         await draw_panel(case)
         await appointments.book_first(case)

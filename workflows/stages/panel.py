@@ -1,10 +1,11 @@
 """The panel (专家组): the draw, its seats drawn again, and recusal (回避), part of organizing.
 
 Under the rules of issue #8 (`case.jining_rules`) experts are checked on the appraisal day,
-not on the day of the draw: the case books first and draws for the booked day, and every time
-the day moves (the office's booking, a granted reschedule) the standing panel is checked again
-for the new day; a member who cannot sit then (on leave, out of term, …) loses the seat to a
-redraw of that seat, the others stay. A party may ask for an expert's recusal with a reason
+not on the day of the draw: the case books a seat, draws for its day, then settles the booking
+(in one hold of the lock, so no event finds the appointment without its panel), and every
+time the day moves (the office's booking, a granted reschedule) the standing panel is checked again for the
+new day; a member who cannot sit then (on leave, out of term, …) loses the seat to a redraw of
+that seat, the others stay. A party may ask for an expert's recusal with a reason
 before the appraisal: that seat is drawn again the same way, the expert excluded from every
 later draw. A person with a declared conflict with the worker or the employer may not act on
 the case (art. 27): `clear_actor` refuses them. Cases started before draw on the day of the
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.events import CaseEvent, RecusalRequest
     from schemas.steps import (
         RECUSAL_PARTY_LABELS,
+        Appointment,
         Exclusion,
         Panel,
         PanelDrawRequest,
@@ -52,12 +54,13 @@ def replaced(standing: list[str], panel: Panel) -> list[Exclusion]:
     return [x for x in panel.exclusions if x.expert_id in standing]
 
 
-async def draw(case: CaseFile, cause: str = "redraw") -> bool:
-    """One draw, recorded; True when the panel is full, else the shortage is escalated.
-    With a standing panel (jining rules) only the seats of members who cannot sit are drawn."""
+async def draw(case: CaseFile, cause: str = "redraw", on: date | None = None) -> bool:
+    """One draw for day `on` (default: the appraisal day), recorded; True when the panel is
+    full, else the shortage is escalated. With a standing panel (jining rules) only the seats
+    of members who cannot sit are drawn."""
     app = case.application
     standing = case.panel_ids if case.jining_rules else []
-    day = appraisal_day(case)
+    day = on or appraisal_day(case)
     # The seed comes from the workflow's deterministic random and is stored with the draw,
     # so auditors can redo it from the stored pool snapshot.
     seed = workflow.random().randint(1, 2**31 - 1)
@@ -117,16 +120,16 @@ async def draw(case: CaseFile, cause: str = "redraw") -> bool:
     return False
 
 
-async def redraw_seats(case: CaseFile, cause: str) -> str:
-    """Check the standing panel for the appraisal day; redraw the seats of those who cannot
-    sit. The answer names who left and why (empty when everyone stays)."""
+async def redraw_seats(case: CaseFile, cause: str, on: date) -> str:
+    """Check the standing panel for day `on`; redraw the seats of those who cannot sit. The
+    answer names who left and why (empty when everyone stays)."""
     before = case.panel_ids
     case.draw_attempt += 1
-    if not await draw(case, cause):
+    if not await draw(case, cause, on):
         assert case.shortage is not None
         return (
             f"专家不足 {case.shortage.short_by} 人, 已上报; 请增补专家库后 redraw_panel "
-            f"(panel short by {case.shortage.short_by} for {appraisal_day(case)})"
+            f"(panel short by {case.shortage.short_by} for {on})"
         )
     assert case.panel is not None
     left = replaced(before, case.panel)
@@ -135,17 +138,23 @@ async def redraw_seats(case: CaseFile, cause: str) -> str:
     joined = [e for e in case.panel_ids if e not in before]
     reasons = "; ".join(f"{x.expert_id}: {x.detail}" for x in left)
     return (
-        f"专家组按鉴定日 {appraisal_day(case)} 复核, 重抽席位 {', '.join(joined)} ({reasons}) "
-        f"(panel checked for {appraisal_day(case)}: {len(left)} seat(s) redrawn)"
+        f"专家组按鉴定日 {on} 复核, 重抽席位 {', '.join(joined)} ({reasons}) "
+        f"(panel checked for {on}: {len(left)} seat(s) redrawn)"
     )
 
 
-async def recheck(case: CaseFile, cause: str) -> str:
-    """The appraisal day moved: check the standing panel for the new day (jining rules).
-    Without a full panel there is nothing to check: the draw to come uses the new day."""
-    if not case.jining_rules or case.panel is None or case.shortage is not None:
+async def for_the_day(case: CaseFile, booked: Appointment, cause: str) -> str:
+    """Every booking (jining rules), before it is settled and under the same hold of the
+    case's lock: the first draws the panel for its day; a later one checks the standing panel
+    for the new day and redraws only the seats of members who cannot sit. During a shortage
+    nothing is checked: the redraw to come is made for the day as it is then."""
+    if not case.jining_rules or case.shortage is not None:
         return ""
-    found = await redraw_seats(case, cause)
+    day = booked.starts_at.astimezone(CHINA_TZ).date()
+    if case.panel is None:
+        await draw(case, on=day)  # a shortage is escalated and waits for redraw_panel
+        return ""
+    found = await redraw_seats(case, cause, day)
     return f"; {found}" if found else ""
 
 
@@ -183,7 +192,7 @@ async def recuse(case: CaseFile, request: RecusalRequest) -> str:
     )
     case.recusals.append(recusal)
     party = RECUSAL_PARTY_LABELS[request.requested_by]
-    found = await redraw_seats(case, "recusal")
+    found = await redraw_seats(case, "recusal", appraisal_day(case))
     return f"{party}申请 {request.expert_id} 回避, 已准许 (recusal granted): {found}"
 
 
