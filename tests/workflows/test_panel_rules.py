@@ -111,7 +111,7 @@ async def test_the_panel_is_drawn_for_the_appraisal_day_and_checked_again_when_i
     await leave(db_pool, b, date(2026, 12, 1), "学术会议")
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, application)
-        status = await case.until(lambda s: s.panel is not None)
+        status = await case.until(lambda s: s.panel is not None and s.appointment is not None)
         assert status.appointment and status.appointment.starts_at.date() == APPRAISAL_DAY
         # Drawn for the appraisal day: D (away that day) and the junior title never sit.
         assert members(status) == {a, b, c}
@@ -175,7 +175,7 @@ async def test_a_party_recusal_redraws_that_seat_and_keeps_the_expert_out(
     a, b, c = await add_experts(db_pool, "a", "b", "c")
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, application)
-        status = await case.until(lambda s: s.panel is not None)
+        status = await case.until(lambda s: s.panel is not None and s.appointment is not None)
         assert members(status) == {a, b, c}
         [d] = await add_experts(db_pool, "d")
 
