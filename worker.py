@@ -40,6 +40,7 @@ def activities(
     postal = PostalActivities(http)
     calendar = HolidayCalendar(config.holiday_schedule_dir)
     notifications = Notifications(pool)
+    experts = Experts(pool, config.worker_ref_key)
     return [
         storage.register_case,
         storage.record_stage,
@@ -49,7 +50,8 @@ def activities(
         Documents(pool).issue_conclusion_letter,
         Policies(config.policy_file).load_policy,
         Workdays(calendar).compute_due,
-        Experts(pool, config.worker_ref_key).draw_panel,
+        experts.draw_panel,
+        experts.check_staff_conflict,
         Sessions(pool, read_plan(config.sessions_file), calendar).book_appointment,
         notifications.queue_message,
         notifications.send_message,

@@ -5,14 +5,20 @@ worker as a keyed hash). The activity stores both with the result per (case, att
 retried activity returns the stored panel and an auditor can redo the draw (`verify_draw`).
 
 Rules, in the order an exclusion's reason is chosen (the first that applies is recorded):
-inactive, out of term, on leave, relative of the worker, treating doctor, treating hospital,
-tie to the employer, declared conflict; last, no needed specialty. Experts whose only problem
-is specialty are counted (`wrong_specialty`), not listed: they were never candidates.
+inactive, no senior title (when `senior_only`), out of term, on leave (both on `on`, the
+appraisal day), relative of the worker, treating doctor, treating hospital, tie to the
+employer, declared conflict, recused at a party's request; last, no needed specialty. Experts
+whose only problem is specialty are counted (`wrong_specialty`), not listed: they were never
+candidates.
 
 Selection: from the eligible in expert_id order, `random.Random(seed)` first picks one
 expert for each needed specialty not yet covered, in the request's order (primary first),
 then fills the panel at random from the rest. With too few eligible nobody is drawn and
-`short_by` says how many are missing: a partial panel must never be used by mistake."""
+`short_by` says how many are missing: a partial panel must never be used by mistake.
+
+A standing panel (`standing`: the appraisal moved, or a party asked for a recusal) is checked
+by the same rules on `on`; its members who may still sit keep their seats (specialty is not
+asked again) and count towards the specialties covered, and only the other seats are drawn."""
 
 from __future__ import annotations
 
@@ -29,7 +35,18 @@ from temporalio import activity
 
 from activities.storage import Executor, worker_ref
 from schemas.application import Specialty
-from schemas.steps import Exclusion, ExclusionReason, Panel, PanelDrawRequest, PanelMember
+from schemas.steps import (
+    RECUSAL_PARTY_LABELS,
+    Exclusion,
+    ExclusionReason,
+    Panel,
+    PanelDrawRequest,
+    PanelMember,
+    Recusal,
+    StaffCheck,
+    StaffConflict,
+)
+from schemas.titles import is_senior
 
 ConflictKind = Literal["relative", "employer", "declared"]
 # A stored `panel_draws` row: from asyncpg, or a dict (tests, exports).
@@ -84,6 +101,10 @@ class DrawCriteria(BaseModel):
     employer_credit_code: str
     treating_hospitals: list[str] = []
     treating_doctors: list[str] = []
+    # Defaults: criteria stored before these rules redo as they were drawn.
+    standing: list[str] = []
+    recused: list[Recusal] = []
+    senior_only: bool = False
 
     @classmethod
     def of(cls, request: PanelDrawRequest, worker_ref: str) -> DrawCriteria:
@@ -97,6 +118,9 @@ class DrawCriteria(BaseModel):
             employer_credit_code=request.employer_credit_code,
             treating_hospitals=request.treating_hospitals,
             treating_doctors=request.treating_doctors,
+            standing=request.standing,
+            recused=request.recused,
+            senior_only=request.senior_only,
         )
 
 
@@ -142,6 +166,8 @@ def exclusion(expert: ExpertFacts, criteria: DrawCriteria) -> Exclusion | None:
     on = criteria.on
     if not expert.active:
         return out(ExclusionReason.inactive, "专家已停用")
+    if criteria.senior_only and not is_senior(expert.title):
+        return out(ExclusionReason.not_senior, f"职称 {expert.title} 非高级职称")
     if not expert.term_start <= on <= expert.term_end:
         return out(
             ExclusionReason.out_of_term,
@@ -175,6 +201,9 @@ def exclusion(expert: ExpertFacts, criteria: DrawCriteria) -> Exclusion | None:
             ExclusionReason.declared_conflict,
             f"本人申报回避: 与{whom}有利害关系" + _note(found.note),
         )
+    if recusal := next((r for r in criteria.recused if r.expert_id == expert.expert_id), None):
+        party = RECUSAL_PARTY_LABELS[recusal.requested_by]
+        return out(ExclusionReason.recused, f"{party}申请回避: {recusal.reason}")
     return None
 
 
@@ -185,9 +214,11 @@ def draw(snapshot: Sequence[ExpertFacts], criteria: DrawCriteria) -> Panel:
     eligible: list[ExpertFacts] = []
     exclusions: list[Exclusion] = []
     wrong_specialty = 0
+    standing = set(criteria.standing)
     for expert in pool:
         # Specialty first: exclusions then list only candidates, which is what auditors read.
-        if not set(needed) & set(expert.specialties):
+        # A standing member was drawn for a specialty once: only the rules may unseat them.
+        if expert.expert_id not in standing and not set(needed) & set(expert.specialties):
             wrong_specialty += 1
         elif excluded := exclusion(expert, criteria):
             exclusions.append(excluded)
@@ -197,6 +228,9 @@ def draw(snapshot: Sequence[ExpertFacts], criteria: DrawCriteria) -> Panel:
     chosen: list[ExpertFacts] = []
     short_by = max(0, criteria.size - len(eligible))
     if not short_by:
+        by_id = {e.expert_id: e for e in eligible}
+        kept = [by_id[x] for x in dict.fromkeys(criteria.standing) if x in by_id]
+        chosen = kept[: criteria.size]  # they stay
         rng = random.Random(criteria.seed)
         for specialty in needed:
             if len(chosen) == criteria.size:
@@ -361,3 +395,19 @@ class Experts:
                 panel.short_by,
             )
             return panel
+
+    @activity.defn(name="check_staff_conflict")
+    async def check_staff_conflict(self, check: StaffCheck) -> StaffConflict | None:
+        """The conflict `check.actor` declared with this case's worker or employer, if any
+        (`staff_conflicts`, recorded with `appraisal staff conflict`)."""
+        found = await self.pool.fetchrow(
+            """SELECT staff_id, kind, note FROM staff_conflicts
+               WHERE staff_id = $1 AND subject = ANY($2::text[])
+               ORDER BY kind DESC, id LIMIT 1""",
+            check.actor,
+            [
+                worker_ref(check.citizen_id, self.worker_ref_key),
+                check.employer_credit_code.strip().upper(),
+            ],
+        )
+        return StaffConflict(**dict(found)) if found else None

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.application import Address, Material, MaterialKind
 from schemas.outcome import Outcome
-from schemas.steps import Recipient
+from schemas.steps import Recipient, RecusalParty
 from schemas.vocabulary import PostalStatus
 
 __all__ = ["PostalStatus"]  # re-exported: the postal event's vocabulary
@@ -178,4 +178,13 @@ class AddressCorrection(CaseEvent):
 
     recipient: Recipient
     address: Address
+    reason: Reason
+
+
+class RecusalRequest(CaseEvent):
+    """A party asks for a panel expert's recusal (回避), with a reason (update
+    `request_recusal`): that seat is drawn again, the recused expert excluded."""
+
+    expert_id: Annotated[str, Field(min_length=1, max_length=40)]
+    requested_by: RecusalParty
     reason: Reason

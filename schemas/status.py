@@ -16,7 +16,7 @@ from schemas.application import (
     MaterialKind,
 )
 from schemas.outcome import Outcome
-from schemas.steps import Appointment, Panel, Shipment, Stage
+from schemas.steps import Appointment, Panel, Recusal, Shipment, Stage
 from schemas.vocabulary import ClockName, CloseReason
 
 
@@ -67,3 +67,4 @@ class CaseStatus(BaseModel):
     signed_off: list[str] = Field(default_factory=list)  # review layers of this round
     deliberations: int = 0
     conclusion_document: str | None = None
+    recusals: list[Recusal] = Field(default_factory=list)  # granted at a party's request (回避)

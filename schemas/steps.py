@@ -98,8 +98,29 @@ class EventRecord(CaseStep):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class RecusalParty(StrEnum):
+    """Who may ask for an expert's recusal (回避): the parties of the case."""
+
+    worker = "worker"  # the worker, or a close relative acting for the worker
+    employer = "employer"
+
+
+RECUSAL_PARTY_LABELS = {RecusalParty.worker: "职工", RecusalParty.employer: "用人单位"}
+
+
+class Recusal(BaseModel):
+    """A party's granted request that an expert withdraw from the case (回避): the expert is
+    excluded from every later draw of the case."""
+
+    expert_id: str
+    requested_by: RecusalParty
+    reason: str
+
+
 class PanelDrawRequest(CaseStep):
-    """Everything the draw needs to pick and to recuse (回避). `attempt` counts redraws."""
+    """Everything the draw needs to pick and to recuse (回避). `attempt` counts redraws.
+    With `standing` (the sitting panel's expert ids) only the seats of members excluded on
+    `on` are drawn again; the others stay."""
 
     specialties: list[Specialty]
     size: Annotated[int, Field(ge=3, le=5)]
@@ -110,6 +131,30 @@ class PanelDrawRequest(CaseStep):
     employer_credit_code: str
     treating_hospitals: list[str] = Field(default_factory=list)
     treating_doctors: list[str] = Field(default_factory=list)
+    # Optional, so draws requested before these rules keep their meaning.
+    standing: list[str] = Field(default_factory=list, description="members who stay if able")
+    recused: list[Recusal] = Field(default_factory=list, description="granted party recusals")
+    senior_only: bool = Field(
+        default=False, description="only senior titles may sit (《工伤保险条例》 art. 24)"
+    )
+
+
+class StaffCheck(CaseStep):
+    """Is `actor` (a clerk, a review group member, the committee) free of a declared conflict
+    with this case's worker or employer? (回避, 《工伤保险条例》 art. 27)"""
+
+    actor: str
+    citizen_id: str = Field(repr=False, description="hashed by the activity")
+    employer_credit_code: str
+
+
+class StaffConflict(BaseModel):
+    """A declared conflict that bars a person from acting on a case: the kind only (the
+    subject is this case's worker or employer)."""
+
+    staff_id: str
+    kind: Literal["worker", "employer"]
+    note: str = ""
 
 
 class PanelMember(BaseModel):
@@ -129,6 +174,8 @@ class ExclusionReason(StrEnum):
     treating_hospital = "treating_hospital"
     employer_tie = "employer_tie"
     declared_conflict = "declared_conflict"
+    not_senior = "not_senior"  # no senior professional title (art. 24)
+    recused = "recused"  # a party's request, granted
 
 
 class Exclusion(BaseModel):

@@ -38,6 +38,10 @@ class EventKind(StrEnum):
     panel_drawn = "panel.drawn"
     panel_shortage = "panel.shortage"
     panel_redraw_requested = "panel.redraw_requested"
+    # the standing panel checked again for the appraisal day; unable members' seats redrawn
+    panel_rechecked = "panel.rechecked"
+    recusal_requested = "recusal.requested"  # a party asked for an expert's recusal
+    staff_recused = "recusal.staff"  # a person with a declared conflict was refused a step
     appointment_booked = "appointment.booked"
     appointment_no_seat = "appointment.no_seat"
     appointment_rescheduled = "appointment.rescheduled"

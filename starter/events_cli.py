@@ -28,6 +28,7 @@ from schemas.events import (
     PanelRedraw,
     PostalEvent,
     PostalStatus,
+    RecusalRequest,
     Reschedule,
     ReviewLayer,
     ReviewSignoff,
@@ -36,7 +37,7 @@ from schemas.events import (
     SupplementNotice,
 )
 from schemas.outcome import SelfCare, Verdict
-from schemas.steps import Recipient
+from schemas.steps import Recipient, RecusalParty
 from starter.app import Actor, AsJson, EventIdOpt, app, event, send_signal, send_update
 from workflows.case import AppraisalCase
 
@@ -114,6 +115,24 @@ def redraw(
         event(PanelRedraw, event_id, actor, reason=reason),
         as_json=as_json,
     )
+
+
+@app.command()
+def recuse(
+    case_id: str,
+    expert: Annotated[str, typer.Option(help="expert id, a panel member")],
+    by: Annotated[RecusalParty, typer.Option("--by", help="who asks: worker or employer")],
+    reason: Reason,
+    actor: Actor = "clerk",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a party's request for an expert's recusal (回避), before the appraisal: that seat
+    is drawn again, the others stay."""
+    payload = event(
+        RecusalRequest, event_id, actor, expert_id=expert, requested_by=by, reason=reason
+    )
+    send_update(case_id, AppraisalCase.request_recusal, payload, as_json=as_json)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Self, TypeVar
 import asyncpg
 import typer
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +25,7 @@ from infra.settings import settings
 from schemas.application import Specialty
 from schemas.clock import today
 from schemas.identifiers import CitizenId, CreditCode
+from schemas.titles import title_problem
 from starter.app import (
     AsJson,
     Refusal,
@@ -48,6 +50,16 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
+def senior(title: str) -> str:
+    """An expert needs a senior professional title (《工伤保险条例》 art. 24)."""
+    if problem := title_problem(title):
+        raise ValueError(problem)
+    return title
+
+
+SeniorTitle = Annotated[Text, AfterValidator(senior)]
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -63,7 +75,7 @@ class SpecialtyFilter(Input):
 class NewExpert(Input):
     expert_id: ExpertId
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]
-    title: Text
+    title: SeniorTitle
     hospital: Text
     specialties: list[Specialty] = Field(min_length=1)
     term_start: date
@@ -78,7 +90,7 @@ class NewExpert(Input):
 
 class ExpertChange(Input):
     expert_id: ExpertId
-    title: Text | None = None
+    title: SeniorTitle | None = None
     hospital: Text | None = None
     add_specialties: list[Specialty] = []
     remove_specialties: list[Specialty] = []
@@ -151,6 +163,8 @@ def state(r: asyncpg.Record, on: date, on_leave: bool) -> str:
         status += ", out of term"
     if on_leave:
         status += ", on leave"
+    if title_problem(r["title"]):  # added before the check: never drawn (art. 24)
+        status += ", not a senior title"
     return status
 
 
@@ -290,7 +304,9 @@ def show(expert_id: str, as_json: AsJson = False) -> None:
 def add(
     expert_id: str,
     name: Annotated[str, typer.Option()],
-    title: Annotated[str, typer.Option(help="e.g. 主任医师")],
+    title: Annotated[
+        str, typer.Option(help="a senior title (高级职称): 主任医师, 副主任医师, 主任技师, 教授 …")
+    ],
     hospital: Annotated[str, typer.Option()],
     specialty: Annotated[list[str], typer.Option(help="repeat for several")],
     term_start: Annotated[str, typer.Option(help="YYYY-MM-DD")],

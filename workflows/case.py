@@ -23,6 +23,7 @@ from workflows.stages import (
     examinations,
     opinions,
     organizing,
+    panel,
 )
 
 with workflow.unsafe.imports_passed_through():
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         MaterialsSupplemented,
         PanelRedraw,
         PostalEvent,
+        RecusalRequest,
         Reschedule,
         ReviewSignoff,
         ScheduleAppraisal,
@@ -141,6 +143,16 @@ class AppraisalCase:
     @redraw_panel.validator
     def _check_redraw(self, request: PanelRedraw) -> None:
         gate.check(self.case, request, organizing.check_redraw)
+
+    @workflow.update(
+        description="A party (worker or employer) asks for a panel expert's recusal (回避) with a reason, before the appraisal: that seat is drawn again, the others stay."
+    )
+    async def request_recusal(self, request: RecusalRequest) -> str:
+        return await gate.apply(self.case, request, panel.check_recusal, panel.recuse)
+
+    @request_recusal.validator
+    def _check_recusal(self, request: RecusalRequest) -> None:
+        gate.check(self.case, request, panel.check_recusal)
 
     @workflow.update(
         description="The office books or moves the appraisal (a session, or a time and place); the legal deadline does not move."

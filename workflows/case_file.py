@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.outcome import Outcome
     from schemas.policy import DeadlinePolicy
     from schemas.status import CaseStatus, Deadline, StageEntry
-    from schemas.steps import Appointment, Panel, Recipient, Shipment, Stage
+    from schemas.steps import Appointment, Panel, Recipient, Recusal, Shipment, Stage
     from schemas.vocabulary import ClockName, CloseReason, PostalStatus
 
 
@@ -86,6 +86,7 @@ class CaseFile:
     redraws_requested: int = 0
     panel: Panel | None = None
     shortage: Panel | None = None
+    recusals: list[Recusal] = field(default_factory=list)  # granted at a party's request
     appointment: Appointment | None = None
     appointment_attempt: int = 0
     awaiting_schedule: bool = False
@@ -273,6 +274,7 @@ class CaseFile:
             ),
             attendance=self.attendance.status.value if self.attendance else None,
             deadline_shift_days=self.shift_days,
+            recusals=list(self.recusals),
             examinations=[e.hospital + ": " + ", ".join(e.items) for e in self.examinations],
             review_round=self.review_round,
             signed_off=[layer.value for layer in self.signoffs],

@@ -16,7 +16,8 @@ from activities.experts import (
 )
 from schemas.application import Specialty
 from schemas.outcome import Outcome, Verdict
-from schemas.steps import ExclusionReason, Panel
+from schemas.steps import ExclusionReason, Panel, Recusal, RecusalParty
+from schemas.titles import is_senior
 from workflows.case_file import majority
 
 ON = date(2026, 12, 1)
@@ -120,6 +121,22 @@ def test_same_seed_same_panel_in_any_pool_order_and_only_needed_specialty() -> N
             ExclusionReason.declared_conflict,
             f"本人申报回避: 与用人单位 {EMPLOYER} 有利害关系（业务往来）",
         ),
+        (
+            {"title": "主治医师"},
+            {"senior_only": True},
+            ExclusionReason.not_senior,
+            "职称 主治医师 非高级职称",
+        ),
+        (
+            {},
+            {
+                "recused": [
+                    Recusal(expert_id="E99", requested_by=RecusalParty.worker, reason="曾为其诊治")
+                ]
+            },
+            ExclusionReason.recused,
+            "职工申请回避: 曾为其诊治",
+        ),
     ],
 )
 def test_each_exclusion_reason_with_its_detail(
@@ -132,6 +149,59 @@ def test_each_exclusion_reason_with_its_detail(
         [excluded] = [x for x in panel.exclusions if x.expert_id == "E99"]
         assert (excluded.reason, excluded.detail) == (reason, detail)
         assert panel.eligible == 6 and panel.wrong_specialty == 3
+
+
+def test_a_title_below_senior_is_drawn_only_by_the_rules_before_jining() -> None:
+    attending = [expert(i, title="主治医师") for i in range(3)]
+    assert draw(attending, criteria()).eligible == 3  # a draw stored before the rule redoes so
+    assert draw(attending, criteria(senior_only=True)).short_by == 3
+    for title in (
+        "主任医师",
+        "副主任医师",
+        "主任技师",
+        "副主任技师",
+        "教授",
+        "副教授",
+        "副主任 医师",
+    ):
+        assert is_senior(title), title
+    for title in ("主治医师", "医师", "住院医师", "技师", "讲师", "主任"):
+        assert not is_senior(title), title
+
+
+def test_a_standing_panel_keeps_who_may_sit_and_redraws_only_the_other_seats() -> None:
+    first = draw(POOL, criteria(5))
+    [leaving, *staying] = ids(first)
+    away = Leave(starts=ON, ends=ON, reason="会议")
+    pool = [e.model_copy(update={"leaves": [away]}) if e.expert_id == leaving else e for e in POOL]
+    for seed in range(20):
+        again = draw(pool, criteria(seed, 3, standing=ids(first)))
+        assert ids(again)[:2] == staying and len(ids(again)) == 3
+        assert leaving not in ids(again) and ids(again)[2] in {e.expert_id for e in POOL}
+        assert [(x.expert_id, x.reason) for x in again.exclusions] == [
+            (leaving, ExclusionReason.on_leave)
+        ]
+        row = draw_record("C-1", criteria(seed, 3, standing=ids(first)), pool, again)
+        assert verify_draw(row)
+    # A recused member's seat is drawn again the same way; nobody stays when too few may sit.
+    recused = [Recusal(expert_id=staying[0], requested_by=RecusalParty.employer, reason="亲属")]
+    again = draw(POOL, criteria(1, 3, standing=ids(first), recused=recused))
+    assert staying[0] not in ids(again) and {leaving, staying[1]} <= set(ids(again))
+    assert [x.detail for x in again.exclusions] == ["用人单位申请回避: 亲属"]
+    out = [Recusal(expert_id="E00", requested_by=RecusalParty.worker, reason="亲属")]
+    short = draw(POOL[:3], criteria(1, 3, standing=["E00", "E01", "E02"], recused=out))
+    assert short.short_by == 1 and short.members == []
+
+
+def test_standing_members_count_for_the_specialties_covered() -> None:
+    # E08 (the only neurologist) stands: the open seat goes to anyone, not to a second
+    # neurologist; a standing member is not unseated for lacking a needed specialty.
+    one_neurologist = [expert(i) for i in range(8)] + [expert(8, NEURO)]
+    for seed in range(20):
+        again = draw(one_neurologist, criteria(seed, 3, ORTHO, NEURO, standing=["E08", "E01"]))
+        assert ids(again)[:2] == ["E08", "E01"] and len(set(ids(again))) == 3
+        only_neuro = draw(one_neurologist, criteria(seed, 3, NEURO, standing=["E01", "E02"]))
+        assert only_neuro.short_by == 0 and ids(only_neuro) == ["E01", "E02", "E08"]
 
 
 def test_conflicts_about_other_workers_or_employers_do_not_exclude() -> None:

@@ -11,6 +11,7 @@ from temporalio.exceptions import ActivityError
 from workflows.case_file import CaseFile
 from workflows.gate import refusal
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.stages import panel
 from workflows.stages.acceptance import move_conclusion_clocks
 
 with workflow.unsafe.imports_passed_through():
@@ -93,6 +94,7 @@ async def book_first(case: CaseFile) -> None:
     async with case.lock:
         appointment = await book(case, None)
         if appointment is not None:
+            await panel.for_the_day(case, appointment, "booking")  # jining: drawn for its day
             return await settle(case, appointment, "system")
         await record_event(case, "appointment.no_seat", EventKind.appointment_no_seat, "system", {})
         await notify(
@@ -110,7 +112,9 @@ async def book_first(case: CaseFile) -> None:
 def check_schedule(case: CaseFile, choice: ScheduleAppraisal) -> None:
     """The office books or moves the appraisal (no seat found, a walk-in, a home visit date);
     unlike a worker's reschedule, this never moves the legal deadline."""
-    if case.stage is not Stage.organizing or case.panel is None or case.closed:
+    # Under the rules of issue #8 the panel is drawn for the booked day: booking comes first.
+    unpanelled = case.panel is None and not case.jining_rules
+    if case.stage is not Stage.organizing or unpanelled or case.closed:
         raise ValueError(
             f"鉴定安排须在专家组抽定后、组织鉴定阶段进行 (case is in stage {case.stage.value})"
         )
@@ -136,8 +140,9 @@ async def schedule(case: CaseFile, choice: ScheduleAppraisal) -> str:
         raise refusal(
             "仍无可用场次, 请指定场次或时间 (still no free seat: name a session or a time)"
         )
+    checked = await panel.for_the_day(case, appointment, "schedule")  # able to sit that day?
     await settle(case, appointment, choice.actor)
-    return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}"
+    return f"booked {appointment.session_id} at {china_text(appointment.starts_at)}{checked}"
 
 
 def check_reschedule(case: CaseFile, request: Reschedule) -> None:
@@ -171,8 +176,9 @@ async def reschedule(case: CaseFile, request: Reschedule) -> str:
         },
     )
     await move_conclusion_clocks(case)
+    checked = await panel.for_the_day(case, appointment, "reschedule")  # able to sit that day?
     await settle(case, appointment, request.actor)
-    return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days"
+    return f"rescheduled to {china_text(appointment.starts_at)}; conclusion deadline moved {delay} days{checked}"
 
 
 def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
@@ -183,6 +189,13 @@ def check_attendance(case: CaseFile, record: AttendanceRecord) -> None:
     day = case.appointment.starts_at.astimezone(CHINA_TZ).date()
     if today() < day:
         raise ValueError(f"鉴定尚未开始, 鉴定日期为 {day} (the appraisal is on {day})")
+    # Jining rules: every booking draws or checks the panel in the same hold of the lock, so
+    # the handler (which takes the lock) always finds a full panel or a shortage.
+    if case.jining_rules and case.shortage is not None:
+        raise ValueError(
+            "专家组尚未抽定, 不能鉴定; 请增补专家库后 redraw_panel, 或改期 "
+            "(no full panel for the appraisal day: extend the pool and redraw, or reschedule)"
+        )
     if record.status is Attendance.attended and not record.identity_verified:
         raise ValueError("到场须核验身份 (attended needs identity_verified: true)")
 

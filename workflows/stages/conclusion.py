@@ -30,6 +30,7 @@ from workflows.records import (
 )
 from workflows.stages.acceptance import move_conclusion_clocks
 from workflows.stages.opinions import LAYERS, expect_panel_at_work
+from workflows.stages.panel import clear_actor
 
 with workflow.unsafe.imports_passed_through():
     from activities.documents import Documents
@@ -105,6 +106,7 @@ def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
 
 async def decide(case: CaseFile, decision: ConclusionDecision) -> str:
     """The committee's decision, recorded; the stage then issues the letter."""
+    await clear_actor(case, decision, "鉴定结论")  # art. 27: no conflicted committee member
     await record_event(
         case,
         "conclusion.decided",
@@ -239,6 +241,7 @@ def check_extension(case: CaseFile, extension: ConclusionExtension) -> None:
 
 
 async def extend(case: CaseFile, extension: ConclusionExtension) -> str:
+    await clear_actor(case, extension, "延长鉴定期限")  # art. 27
     assert case.policy is not None
     case.extension_days = case.policy.conclusion_extension_days
     await record_event(

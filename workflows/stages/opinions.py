@@ -11,6 +11,7 @@ from temporalio import workflow
 
 from workflows.case_file import CaseFile
 from workflows.records import record_event, show
+from workflows.stages.panel import clear_actor
 
 with workflow.unsafe.imports_passed_through():
     from schemas.events import REVIEW_LABELS, ExpertOpinion, ReviewLayer, ReviewSignoff
@@ -97,6 +98,7 @@ def check_signoff(case: CaseFile, signoff: ReviewSignoff) -> None:
 
 
 async def sign_off(case: CaseFile, signoff: ReviewSignoff) -> str:
+    await clear_actor(case, signoff, "复核签署")  # art. 27: no conflicted signer
     label = REVIEW_LABELS[signoff.layer]
     data = {"layer": signoff.layer.value, "round": case.review_round, "reason": signoff.reason}
     if signoff.approve:

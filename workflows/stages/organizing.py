@@ -1,5 +1,6 @@
-"""Stage 2, organizing (组织鉴定): draw the panel with recusal, book the appraisal, notify the
-worker in advance, and wait for attendance."""
+"""Stage 2, organizing (组织鉴定): draw the panel with recusal (panel.py), book the appraisal,
+notify the worker in advance, and wait for attendance. Under the rules of issue #8 the case
+books first and draws for the booked day (experts must be able to sit on the appraisal day)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,24 @@ from temporalio import workflow
 
 from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
-from workflows.stages import appointments
+from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, record_event
+from workflows.stages import appointments, panel
 
 with workflow.unsafe.imports_passed_through():
-    from activities.experts import Experts
     from activities.storage import Storage
     from schemas.clock import CHINA_TZ, today
     from schemas.events import Attendance, PanelRedraw
-    from schemas.steps import Appointment, Milestone, PanelDrawRequest, Stage
-    from schemas.vocabulary import ClockName, CloseReason, EventKind, Party
-
-
-def panel_size(case: CaseFile) -> int:
-    return 5 if case.application.severe else 3
+    from schemas.steps import Appointment, Milestone, Stage
+    from schemas.vocabulary import ClockName, CloseReason, EventKind
 
 
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.organizing)
-    await draw_panel(case)
-    await appointments.book_first(case)
+    if case.jining_rules:  # book first: the panel is drawn for the booked day
+        await appointments.book_first(case)
+    else:
+        await draw_panel(case)
+        await appointments.book_first(case)
     await wait_for_attendance(case)
 
 
@@ -34,64 +33,14 @@ async def draw_panel(case: CaseFile) -> None:
     """Draw until a full panel stands; a shortage escalates and waits for `redraw_panel`."""
     while True:
         async with case.lock:
-            if await draw(case):
+            if await panel.draw(case):
                 return
-        await workflow.wait_condition(lambda: case.redraws_requested >= case.draw_attempt)
-        case.draw_attempt += 1
+        await wait_for_redraw(case)
 
 
-async def draw(case: CaseFile) -> bool:
-    """One draw, recorded; True when the panel is full, else the shortage is escalated."""
-    app = case.application
-    # The seed comes from the workflow's deterministic random and is stored with the draw,
-    # so auditors can redo it from the stored pool snapshot.
-    seed = workflow.random().randint(1, 2**31 - 1)
-    panel = await workflow.execute_activity_method(
-        Experts.draw_panel,
-        PanelDrawRequest(
-            case_id=case.case_id,
-            stage=Stage.organizing,
-            specialties=app.injury.specialties,
-            size=panel_size(case),
-            seed=seed,
-            attempt=case.draw_attempt,
-            on=workflow.now().astimezone(CHINA_TZ).date(),
-            citizen_id=app.worker.citizen_id,
-            employer_credit_code=app.employer.credit_code,
-            treating_hospitals=app.injury.treating_hospitals,
-            treating_doctors=app.injury.treating_doctors,
-        ),
-        summary=f"抽取专家 (draw {case.draw_attempt}, {panel_size(case)} experts)",
-        **ACTIVITY_OPTIONS,
-    )
-    summary = {
-        "attempt": panel.attempt,
-        "seed": panel.seed,
-        "members": [m.expert_id for m in panel.members],
-        "eligible": panel.eligible,
-        "excluded": len(panel.exclusions),
-        "short_by": panel.short_by,
-    }
-    await record_event(
-        case, f"panel.drawn:{panel.attempt}", EventKind.panel_drawn, "system", summary
-    )
-    if panel.short_by == 0:
-        case.panel, case.shortage = panel, None
-        show(case)
-        return True
-    await record_event(
-        case, f"panel.shortage:{panel.attempt}", EventKind.panel_shortage, "system", summary
-    )
-    await notify(
-        case,
-        f"panel.shortage:{panel.attempt}",
-        Party.supervisor,
-        "专家库符合条件的专家不足",
-        summary,
-    )
-    case.shortage = panel  # pending once recorded and escalated
-    show(case)
-    return False
+async def wait_for_redraw(case: CaseFile) -> None:
+    await workflow.wait_condition(lambda: case.redraws_requested >= case.draw_attempt)
+    case.draw_attempt += 1
 
 
 async def watch_appointment(case: CaseFile, current: Appointment) -> None:
@@ -99,7 +48,11 @@ async def watch_appointment(case: CaseFile, current: Appointment) -> None:
     await clocks.watch(
         case,
         ClockName.attendance,
-        lambda: case.attendance is not None or case.appointment != current,
+        lambda: (
+            case.attendance is not None
+            or case.appointment != current
+            or (case.jining_rules and case.shortage is not None)
+        ),  # a seat redraw came up short
         detail="到场情况未录入 (attendance not recorded)",
     )
 
@@ -125,6 +78,10 @@ async def wait_for_attendance(case: CaseFile) -> None:
     """Attended → the site appraisal is done; no-show without good reason ends the appraisal.
     A clock per appointment escalates when nothing is recorded by the end of its day."""
     while case.attendance is None:
+        if case.jining_rules and case.shortage is not None:  # wait for the pool to grow
+            await wait_for_redraw(case)
+            await draw_panel(case)
+            continue
         assert case.appointment is not None
         await watch_appointment(case, case.appointment)  # returns early when rescheduled
     record = case.attendance
