@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import asyncpg
@@ -39,6 +41,7 @@ logging.getLogger("fpdf.output").setLevel(logging.ERROR)
 
 RULE = "《劳动能力鉴定管理办法》"  # cited by name: article numbers of the 2025 rule are unconfirmed
 PDF = "application/pdf"
+CLAUSE_NUMBER = re.compile(r"\d+(\.\d+)*")
 FONT = "cjk"
 
 CASE_TYPE_LABELS = {
@@ -65,6 +68,10 @@ def chinese_date(year: int, month: int, day: int) -> str:
     return f"{year}年{month}月{day}日"
 
 
+def day_text(day: date | None) -> str:
+    return "—" if day is None else chinese_date(day.year, day.month, day.day)
+
+
 def masked_id(citizen_id: str) -> str:
     """Area code and the last four only (370102********0038): enough to match, no birth date."""
     return f"{citizen_id[:6]}{'*' * 8}{citizen_id[14:]}"
@@ -76,6 +83,16 @@ def sex(citizen_id: str) -> str:
 
 def birth_date(citizen_id: str) -> str:
     return chinese_date(int(citizen_id[6:10]), int(citizen_id[10:12]), int(citizen_id[12:14]))
+
+
+def basis_text(letter: ConclusionLetter) -> str:
+    """The rule, the standard and the clause applied: a clause that is a number of the
+    standard (5.9.2.3) reads 第5.9.2.3条; any other (an illness item) is printed as given."""
+    basis = letter.basis if "劳动能力鉴定管理办法" in letter.basis else f"{RULE}和{letter.basis}"
+    clause = letter.clause
+    if clause is None:
+        return basis
+    return f"{basis}第{clause}条" if CLAUSE_NUMBER.fullmatch(clause) else f"{basis}{clause}"
 
 
 def conclusion_text(letter: ConclusionLetter) -> str:
@@ -169,6 +186,11 @@ def _render(
         ("出生日期", birth_date(cid), "公民身份号码", masked_id(cid)),
         ("用人单位", letter.employer_name),
         ("统一社会信用代码", letter.credit_code),
+        *(
+            [("受理日期", day_text(letter.accepted_on), "鉴定日期", day_text(letter.appraised_on))]
+            if letter.accepted_on or letter.appraised_on
+            else []
+        ),
         (
             "受伤日期" if injury else "发病日期",
             chinese_date(letter.injury_date.year, letter.injury_date.month, letter.injury_date.day),
@@ -176,7 +198,8 @@ def _render(
             "、".join(letter.body_parts) or "—",
         ),
         ("诊断", letter.diagnosis),
-        ("伤情" if injury else "病情", letter.description),
+        # The panel's findings; a letter decided before they were recorded shows the account.
+        ("伤情" if injury else "病情", letter.findings or letter.description),
     ]
     pdf.set_font(FONT, size=11)
     with pdf.table(
@@ -197,8 +220,9 @@ def _render(
                 row.cell(cells[1], colspan=3)
     pdf.ln(4)
 
-    basis = letter.basis if "劳动能力鉴定管理办法" in letter.basis else f"{RULE}和{letter.basis}"
-    line(f"鉴定依据：依据{basis}，经鉴定专家组鉴定，按少数服从多数的原则，作出如下结论。")
+    line(
+        f"鉴定依据：依据{basis_text(letter)}，经鉴定专家组鉴定，按少数服从多数的原则，作出如下结论。"
+    )
     line(f"鉴定结论：{conclusion_text(letter)}", size=14, height=10)
     line(f"鉴定专家组：{'；'.join(letter.panel) or '—'}")
     line(f"审核：{'；'.join(letter.reviews) if letter.reviews else '—'}", size=11)

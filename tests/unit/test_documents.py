@@ -54,10 +54,14 @@ def letter(**changes: Any) -> ConclusionLetter:
         "body_parts": ["右下肢"],
         "diagnosis": "右胫腓骨骨折，术后膝关节活动受限",
         "description": "施工中从脚手架坠落，右腿着地",
+        "findings": "右膝关节活动度丧失约50%，右下肢肌力4级",
+        "accepted_on": date(2026, 9, 28),
+        "appraised_on": date(2026, 10, 15),
         "outcome": Outcome(verdict=Verdict.grade_7, self_care=SelfCare.partial),
         "basis": "GB/T 16180-2014",
+        "clause": "5.7.2.10",
         "panel": ["王建国 主任医师", "李红梅 副主任医师", "赵志强 主任医师"],
-        "reviews": ["面检组 张三 2026-10-20", "总检组 李四 2026-10-20", "复核组 王五 2026-10-20"],
+        "reviews": ["面检组 张三", "总检组 李四", "复核组 王五"],
         "issued_at": datetime(2026, 10, 20, 10, 30, tzinfo=CHINA_TZ),
         **changes,
     }
@@ -92,19 +96,40 @@ def test_the_letter_states_everything_a_conclusion_letter_must(font: Path) -> No
         "受伤日期2026年3月18日",
         "受伤部位右下肢",
         "诊断右胫腓骨骨折，术后膝关节活动受限",
-        "施工中从脚手架坠落，右腿着地",
-        "《劳动能力鉴定管理办法》",
-        "GB/T16180-2014",
+        "伤情右膝关节活动度丧失约50%，右下肢肌力4级",
+        "受理日期2026年9月28日鉴定日期2026年10月15日",
+        "依据《劳动能力鉴定管理办法》和GB/T16180-2014第5.7.2.10条，",
         "鉴定结论：伤残七级，部分生活自理障碍",
         "王建国主任医师",
         "李红梅副主任医师",
         "赵志强主任医师",
-        "面检组张三2026-10-20",
-        "复核组王五2026-10-20",
+        "审核：面检组张三；总检组李四；复核组王五",
         "2026年10月20日",
         "收到本结论书之日起15日内向山东省劳动能力鉴定委员会提出再次鉴定申请",
     ]:
         assert expected in text, expected
+    # The panel's findings, not the applicant's own account of the accident.
+    assert "脚手架" not in text
+
+
+def test_a_letter_decided_before_findings_were_recorded_reads_as_before(font: Path) -> None:
+    old = letter(findings=None, clause=None, accepted_on=None, appraised_on=None)
+    text = text_of(render_conclusion_letter(old, font))
+    assert "伤情施工中从脚手架坠落，右腿着地" in text
+    assert "依据《劳动能力鉴定管理办法》和GB/T16180-2014，经" in text
+    assert "受理日期" not in text and "鉴定日期" not in text
+
+
+def test_a_clause_that_is_not_a_number_is_printed_as_given(font: Path) -> None:
+    illness = letter(
+        case_type=CaseType.illness,
+        outcome=Outcome(verdict=Verdict.complete_loss),
+        basis="劳社部发〔2002〕8号",
+        clause="附件一第二条第（三）项",
+    )
+    assert "劳社部发〔2002〕8号附件一第二条第（三）项，" in text_of(
+        render_conclusion_letter(illness, font)
+    )
 
 
 def test_the_full_citizen_id_is_never_printed(font: Path) -> None:
