@@ -14,7 +14,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -25,6 +24,7 @@ from schemas.steps import Stage
 from schemas.vocabulary import CloseReason
 from tests.helpers import example_json, wait_for, wait_for_stage
 from tests.integration.conftest import Stack
+from tests.unit.test_documents import text_of
 from workflows.case import AppraisalCase
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
@@ -94,7 +94,7 @@ async def test_case_through_every_stage_with_the_cli(
     letter = tmp_path / "letter.pdf"
     code, out, err = await stack.appraisal("document", "get", case_id, "-o", str(letter))
     assert code == 0 and hashlib.sha256(letter.read_bytes()).hexdigest() in out, err
-    printed = "".join("".join(p.extract_text().split()) for p in PdfReader(letter).pages)
+    printed = text_of(letter.read_bytes())
     assert "伤残七级" in printed and "第5.7.2.10条" in printed and "复核组吴建华" in printed
     async with httpx.AsyncClient(base_url=postal_url) as postal:
         for shipment in status.shipments:
