@@ -152,7 +152,7 @@ def find_fallback_fonts() -> tuple[Path, ...]:
 
 def code_points(font: Face) -> set[int]:
     """What the face maps (a fallback for Han ideographs: its ideographs)."""
-    from fontTools.ttLib import TTFont  # only the table generator and its test need it
+    from fontTools.ttLib import TTFont
 
     with TTFont(font.path, fontNumber=font.number, lazy=True) as parsed:
         mapped = set(parsed.getBestCmap())
