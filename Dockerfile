@@ -36,8 +36,9 @@ RUN groupadd --system --gid 10001 appraisal \
        --shell /usr/sbin/nologin appraisal \
     && install -d -o appraisal -g appraisal /var/lib/appraisal
 
-# The conclusion letter's fonts (Debian fonts-wqy-zenhei, and fonts-hanazono for the rare
-# ideographs of some names; about 70 MB): the image refuses to build without them.
+# The conclusion letter's fonts (Debian fonts-noto-cjk, fonts-wqy-zenhei behind it, and
+# fonts-hanazono for the rare ideographs of some names; about 160 MB): the image refuses to
+# build without them.
 COPY deploy/install-cjk-font.sh /tmp/install-cjk-font.sh
 RUN sh /tmp/install-cjk-font.sh --require && rm -rf /var/lib/apt/lists/* /tmp/install-cjk-font.sh
 

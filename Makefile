@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The conclusion letter's fonts (Debian fonts-wqy-zenhei, and fonts-hanazono for rare
-# ideographs); says what to do when it cannot install them.
+# The conclusion letter's fonts (Debian fonts-noto-cjk, fonts-wqy-zenhei behind it, and
+# fonts-hanazono for rare ideographs); says what to do when it cannot install them.
 font:
 	sh deploy/install-cjk-font.sh
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
-from pathlib import Path
+import re
+from collections.abc import Callable
+from datetime import date
 
 import asyncpg
 from fpdf import FPDF
-from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos
-from fpdf.fonts import TTFFont
+from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
+from fpdf.fonts import FontFace, TTFFont
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.storage import Executor
-from infra.fonts import FontMissing, find_cjk_font, find_fallback_fonts, is_han
+from activities.typesetting import Run, break_runs, break_text
+from infra.fonts import Face, FontMissing, LetterFonts, find_letter_fonts, is_han
 from infra.logs import get_logger
 from infra.settings import settings
 from schemas.application import CaseType
@@ -39,7 +41,10 @@ logging.getLogger("fpdf.output").setLevel(logging.ERROR)
 
 RULE = "《劳动能力鉴定管理办法》"  # cited by name: article numbers of the 2025 rule are unconfirmed
 PDF = "application/pdf"
-FONT = "cjk"
+CLAUSE_NUMBER = re.compile(r"\d+(\.\d+)*")
+COLUMNS = (36, 46, 30, 48)  # the table's columns, in proportion (label, value, label, value)
+PADDING = 1.5  # mm left and right inside a table cell
+SLACK = 0.01  # mm: a line measured to fit is never broken again by fpdf2's own wrapping
 
 CASE_TYPE_LABELS = {
     CaseType.initial: "初次鉴定",
@@ -65,6 +70,10 @@ def chinese_date(year: int, month: int, day: int) -> str:
     return f"{year}年{month}月{day}日"
 
 
+def day_text(day: date | None) -> str:
+    return "—" if day is None else chinese_date(day.year, day.month, day.day)
+
+
 def masked_id(citizen_id: str) -> str:
     """Area code and the last four only (370811********0438): enough to match, no birth date."""
     return f"{citizen_id[:6]}{'*' * 8}{citizen_id[14:]}"
@@ -76,6 +85,16 @@ def sex(citizen_id: str) -> str:
 
 def birth_date(citizen_id: str) -> str:
     return chinese_date(int(citizen_id[6:10]), int(citizen_id[10:12]), int(citizen_id[12:14]))
+
+
+def basis_text(letter: ConclusionLetter) -> str:
+    """The rule, the standard and the clause applied: a clause that is a number of the
+    standard (5.9.2.3) reads 第5.9.2.3条; any other (an illness item) is printed as given."""
+    basis = letter.basis if "劳动能力鉴定管理办法" in letter.basis else f"{RULE}和{letter.basis}"
+    clause = letter.clause
+    if clause is None:
+        return basis
+    return f"{basis}第{clause}条" if CLAUSE_NUMBER.fullmatch(clause) else f"{basis}{clause}"
 
 
 def conclusion_text(letter: ConclusionLetter) -> str:
@@ -97,70 +116,125 @@ def notice_text(letter: ConclusionLetter) -> str:
 
 
 class _LetterPdf(FPDF):
-    def __init__(self, number: str) -> None:
+    def __init__(self, number: str, fonts: LetterFonts) -> None:
         super().__init__(format="A4")
         self.number = number
+        # One family per font file and face: the roles share one when they share the font.
+        family = {face: f"f{n}" for n, face in enumerate(dict.fromkeys(fonts.main))}
+        for face, name in family.items():
+            self.add_face(name, face)
+        self.text_font, self.title_font, self.heading_font = (
+            family[fonts.text],
+            family[fonts.title],
+            family[fonts.heading],
+        )
+        self.fallbacks = [f"fallback{n}" for n in range(len(fonts.fallbacks))]
+        self.han_only = set()
+        for name, face in zip(self.fallbacks, fonts.fallbacks, strict=True):
+            self.add_face(name, face)
+            if face.han_only:
+                self.han_only.add(name)
+        if self.fallbacks:
+            self.set_fallback_fonts(self.fallbacks)
+        self.widths: dict[tuple[str, float, str], float] = {}
+
+    def add_face(self, name: str, face: Face) -> None:
+        self.add_font(name, fname=face.path, collection_font_number=face.number)
+        font = self.fonts[name]
+        assert isinstance(font, TTFFont)
+        # The subset keeps the font's own bounding box: recomputing it from every CFF outline
+        # took a sixth of the render, for a value no viewer needs.
+        font.ttfont.recalcBBoxes = False
 
     def get_fallback_font(self, char: str, style: str = "") -> str | None:
-        # The fallback fonts are for rare ideographs (names); a symbol or an emoji the main
-        # font lacks is refused, not drawn from a Japanese Mincho font.
-        return super().get_fallback_font(char, style) if is_han(ord(char)) else None
+        # HanaMin is for rare ideographs (names); a symbol or an emoji no other font has is
+        # refused, not drawn from a Japanese Mincho font.
+        han = is_han(ord(char))
+        for name in self.fallbacks:
+            font = self.fonts[name]
+            assert isinstance(font, TTFFont)
+            if (han or name not in self.han_only) and ord(char) in font.cmap:
+                return name
+        return None
 
     def footer(self) -> None:
         self.set_y(-15)
-        self.set_font(FONT, size=9)
+        self.set_font(self.text_font, size=9)
         self.cell(0, 6, f"编号：{self.number}    第{self.page_no()}页 共{{nb}}页", align=Align.C)
 
+    def measure(self, size: float) -> Callable[[str, str], float]:
+        """The width of a piece of text in a font at this size (remembered per character)."""
 
-def render_conclusion_letter(
-    letter: ConclusionLetter, font: Path, fallbacks: Sequence[Path] = ()
-) -> bytes:
+        def width(family: str, text: str) -> float:
+            total = 0.0
+            for char in text:
+                key = (family, size, char)
+                if key not in self.widths:
+                    self.set_font(family, size=size)
+                    self.widths[key] = self.get_string_width(char)
+                total += self.widths[key]
+            return total
+
+        return width
+
+    def paragraph(
+        self, runs: list[Run], size: float = 12, height: float = 8, align: Align = Align.L
+    ) -> None:
+        """Text over the full width, broken by the Chinese rules (activities/typesetting.py)."""
+        measure = self.measure(size)
+        for line in break_runs(runs, self.epw - SLACK, measure):
+            used = sum(measure(family, text) for family, text in line)
+            offset = {Align.C: (self.epw - used) / 2, Align.R: self.epw - used}.get(align, 0)
+            self.set_x(self.l_margin + offset)
+            for family, text in line:
+                self.set_font(family, size=size)
+                self.cell(measure(family, text), height, text, new_x=XPos.RIGHT, new_y=YPos.TOP)
+            self.ln(height)
+
+    def lines(self, text: str, family: str, size: float, width: float) -> str:
+        """A table cell's text with its line breaks set by the Chinese rules."""
+        measure = self.measure(size)
+        return "\n".join(break_text(text, width - SLACK, lambda piece: measure(family, piece)))
+
+
+def render_conclusion_letter(letter: ConclusionLetter, fonts: LetterFonts) -> bytes:
     """The letter as PDF bytes; the same letter and fonts give the same bytes.
 
-    The fallback fonts are large (50 MB, about a second to load on each render): only a letter
-    with an ideograph the main font lacks is rendered again with them."""
-    content, missing = _render(letter, font, ())
-    if fallbacks and any(map(is_han, missing)):
-        content, missing = _render(letter, font, fallbacks)
+    The fallback fonts are large (HanaMin: 50 MB, about a second to load on each render): only
+    a letter with a character the main fonts lack is rendered again with them."""
+    content, missing = _render(letter, fonts.without_fallbacks())
+    if fonts.fallbacks and missing:
+        content, missing = _render(letter, fonts)
     if missing:
         # Code points only: the characters may come from a name.
         points = ", ".join(f"U+{c:04X}" for c in sorted(set(missing)))
+        paths = dict.fromkeys(str(face.path) for face in (*fonts.main, *fonts.fallbacks))
         raise GlyphsMissing(
-            f"the letter's fonts ({', '.join(map(str, [font, *fallbacks]))}) lack {points}: "
+            f"the letter's fonts ({', '.join(paths)}) lack {points}: "
             "set CJK_FONT or CJK_FALLBACK_FONTS to fonts that have them"
         )
     return content
 
 
-def _render(
-    letter: ConclusionLetter, font: Path, fallbacks: Sequence[Path]
-) -> tuple[bytes, list[int]]:
+def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[int]]:
     """The PDF, and the code points no font could draw."""
     committee = letter.committee or committee_name()
     issued = letter.issued_at.astimezone(CHINA_TZ).date()
     injury = letter.case_type is not CaseType.illness
-    pdf = _LetterPdf(letter.case_id)
+    pdf = _LetterPdf(letter.case_id, fonts)
     pdf.set_creation_date(letter.issued_at)
     pdf.set_title(f"劳动能力鉴定结论书 {letter.case_id}")  # no personal data in metadata
     pdf.set_author(committee)
     pdf.set_margins(25, 25, 25)
     pdf.set_auto_page_break(True, margin=22)
-    pdf.add_font(FONT, fname=font)
-    for number, fallback in enumerate(fallbacks):
-        pdf.add_font(f"{FONT}-fallback-{number}", fname=fallback)
-    if fallbacks:
-        pdf.set_fallback_fonts([f"{FONT}-fallback-{n}" for n in range(len(fallbacks))])
+    pdf.c_margin = 0  # lines are measured to the margins; table cells have their padding
     pdf.add_page()
-    width = pdf.epw
+    text, title, heading = pdf.text_font, pdf.title_font, pdf.heading_font
 
-    def line(text: str, size: float = 12, height: float = 8, align: Align = Align.L) -> None:
-        pdf.set_font(FONT, size=size)
-        pdf.multi_cell(width, height, text, align=align, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN)
-
-    line(committee, size=18, height=11, align=Align.C)
-    line("劳动能力鉴定结论书", size=22, height=13, align=Align.C)
-    line(f"编号：{letter.case_id}", size=11, align=Align.R)
-    line(f"鉴定类别：{CASE_TYPE_LABELS[letter.case_type]}", size=11)
+    pdf.paragraph([(title, committee)], size=18, height=11, align=Align.C)
+    pdf.paragraph([(title, "劳动能力鉴定结论书")], size=22, height=13, align=Align.C)
+    pdf.paragraph([(text, f"编号：{letter.case_id}")], size=11, align=Align.R)
+    pdf.paragraph([(heading, "鉴定类别："), (text, CASE_TYPE_LABELS[letter.case_type])], size=11)
     pdf.ln(2)
 
     cid = letter.citizen_id
@@ -169,6 +243,11 @@ def _render(
         ("出生日期", birth_date(cid), "公民身份号码", masked_id(cid)),
         ("用人单位", letter.employer_name),
         ("统一社会信用代码", letter.credit_code),
+        *(
+            [("受理日期", day_text(letter.accepted_on), "鉴定日期", day_text(letter.appraised_on))]
+            if letter.accepted_on or letter.appraised_on
+            else []
+        ),
         (
             "受伤日期" if injury else "发病日期",
             chinese_date(letter.injury_date.year, letter.injury_date.month, letter.injury_date.day),
@@ -176,44 +255,61 @@ def _render(
             "、".join(letter.body_parts) or "—",
         ),
         ("诊断", letter.diagnosis),
-        ("伤情" if injury else "病情", letter.description),
+        # The panel's findings; a letter decided before they were recorded shows the account.
+        ("伤情" if injury else "病情", letter.findings or letter.description),
     ]
-    pdf.set_font(FONT, size=11)
+    size = 11
+    widths = [pdf.epw * w / sum(COLUMNS) for w in COLUMNS]
+    faces = {family: FontFace(family=family, size_pt=size) for family in (heading, text)}
+    pdf.set_font(text, size=size)
     with pdf.table(
-        col_widths=(36, 46, 30, 48),
+        col_widths=COLUMNS,
         first_row_as_headings=False,
         line_height=7,
         text_align=Align.L,
         wrapmode=WrapMode.CHAR,
         borders_layout=TableBordersLayout.ALL,
+        padding=(0, PADDING),
     ) as table:
         for cells in rows:
             row = table.row()
-            if len(cells) == 4:
-                for text in cells:
-                    row.cell(text)
-            else:
-                row.cell(cells[0])
-                row.cell(cells[1], colspan=3)
+            spans = [1, 1, 1, 1] if len(cells) == 4 else [1, 3]
+            column = 0
+            for n, (value, span) in enumerate(zip(cells, spans, strict=True)):
+                family = text if n % 2 else heading
+                width = sum(widths[column : column + span]) - 2 * PADDING
+                column += span
+                broken = pdf.lines(value, family, size, width)
+                row.cell(broken, colspan=span, style=faces[family])
     pdf.ln(4)
 
-    basis = letter.basis if "劳动能力鉴定管理办法" in letter.basis else f"{RULE}和{letter.basis}"
-    line(f"鉴定依据：依据{basis}，经鉴定专家组鉴定，按少数服从多数的原则，作出如下结论。")
-    line(f"鉴定结论：{conclusion_text(letter)}", size=14, height=10)
-    line(f"鉴定专家组：{'；'.join(letter.panel) or '—'}")
-    line(f"审核：{'；'.join(letter.reviews) if letter.reviews else '—'}", size=11)
+    pdf.paragraph(
+        [
+            (heading, "鉴定依据："),
+            (
+                text,
+                f"依据{basis_text(letter)}，经鉴定专家组鉴定，按少数服从多数的原则，作出如下结论。",
+            ),
+        ]
+    )
+    pdf.paragraph([(heading, "鉴定结论："), (text, conclusion_text(letter))], size=14, height=10)
+    pdf.paragraph([(heading, "鉴定专家组："), (text, "；".join(letter.panel) or "—")])
+    pdf.paragraph([(heading, "审核："), (text, "；".join(letter.reviews) or "—")], size=11)
     pdf.ln(6)
-    line(f"{committee}（印章）", align=Align.R)
-    line(chinese_date(issued.year, issued.month, issued.day), align=Align.R)
+    pdf.paragraph([(text, f"{committee}（印章）")], align=Align.R)
+    pdf.paragraph([(text, chinese_date(issued.year, issued.month, issued.day))], align=Align.R)
     pdf.ln(6)
-    line(notice_text(letter), size=11)
-    line("本结论书送达职工本人及用人单位，抄送社会保险经办机构。", size=11)
+    pdf.paragraph([(text, notice_text(letter))], size=11)
+    pdf.paragraph([(text, "本结论书送达职工本人及用人单位，抄送社会保险经办机构。")], size=11)
 
     content = bytes(pdf.output())
-    embedded = pdf.fonts[FONT]
-    assert isinstance(embedded, TTFFont)
-    # A character no fallback font has stays with the main font, which records it as missing.
-    return content, embedded.missing_glyphs
+    # A character no fallback font has stays with its font, which records it as missing.
+    missing = []
+    for family in dict.fromkeys((text, title, heading)):
+        embedded = pdf.fonts[family]
+        assert isinstance(embedded, TTFFont)
+        missing += embedded.missing_glyphs
+    return content, missing
 
 
 def _ref(row: asyncpg.Record) -> DocumentRef:
@@ -246,16 +342,9 @@ async def list_documents(conn: Executor, case_id: str) -> list[DocumentRef]:
 
 
 class Documents:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        font: Path | None = None,
-        fallbacks: Sequence[Path] | None = None,
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, fonts: LetterFonts | None = None) -> None:
         self.pool = pool
-        # None: looked up on each render, so an installed font is picked up
-        self.font = font
-        self.fallbacks = fallbacks
+        self.fonts = fonts  # None: looked up on each render, so an installed font is picked up
 
     @activity.defn(name="issue_conclusion_letter")
     async def issue_conclusion_letter(self, letter: ConclusionLetter) -> DocumentRef:
@@ -278,10 +367,9 @@ class Documents:
             }
         )
         try:
-            font = self.font or find_cjk_font()
-            fallbacks = find_fallback_fonts() if self.fallbacks is None else self.fallbacks
+            fonts = self.fonts or find_letter_fonts()
             # CPU-bound (font subsetting): off the event loop.
-            content = await asyncio.to_thread(render_conclusion_letter, letter, font, fallbacks)
+            content = await asyncio.to_thread(render_conclusion_letter, letter, fonts)
         except FontMissing as missing:
             # Retryable: an operator installs the font and the case goes on, nothing lost.
             raise ApplicationError(str(missing), type="FontMissing") from missing

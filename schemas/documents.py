@@ -31,12 +31,17 @@ class ConclusionLetter(CaseStep):
     injury_date: date
     body_parts: list[str]
     diagnosis: str
-    description: str
+    description: str = Field(description="the applicant's account: printed only without findings")
+    # Absent in cases decided before the Jining rules (issue #8): their letter reads as before.
+    findings: str | None = Field(default=None, description="伤情/病情 as the panel found it")
+    accepted_on: date | None = Field(default=None, description="受理日期: application complete")
+    appraised_on: date | None = Field(default=None, description="鉴定日期: the site appraisal")
     outcome: Outcome
     basis: str = Field(description="e.g. GB/T 16180-2014《劳动能力鉴定 职工工伤与职业病致残等级》")
+    clause: str | None = Field(default=None, description="the grading clause applied: 5.9.2.3")
     # Not refused when empty: a ValidationError in the workflow would fail the whole case.
     panel: list[str] = Field(description='"王建国 主任医师" lines')
-    reviews: list[str] = Field(default_factory=list, description='"面检组 张三 2026-10-20" lines')
+    reviews: list[str] = Field(default_factory=list, description='"面检组 张三" lines')
     dispute_window_days: int = Field(default=15, ge=1, description="the policy's window")
     issued_at: AwareDatetime
 

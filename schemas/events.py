@@ -11,12 +11,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.application import Address, Material, MaterialKind
 from schemas.outcome import Outcome
+from schemas.printable import Printable
 from schemas.steps import Recipient, RecusalParty
 from schemas.vocabulary import PostalStatus
 
 __all__ = ["PostalStatus"]  # re-exported: the postal event's vocabulary
 
 EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
+# Roles, not people: refused as the actor of a sign-off (issue #8), which names who signed.
+GENERIC_ACTORS = frozenset(
+    {"clerk", "reviewer", "system", "operator", "admin", "staff", "user", "committee", "panel"}
+)
 
 
 class CaseEvent(BaseModel):
@@ -43,6 +48,18 @@ class ConclusionDecision(CaseEvent):
         default=None,
         description="the standard applied; default: the standard of the case's scale "
         "(GB/T 16180-2014 for work injury, 劳社部发〔2002〕8号 for illness)",
+    )
+    # Optional for the payloads of cases decided before them; required by the conclusion
+    # stage's check (workflows/stages/conclusion.py) in cases under the Jining rules.
+    findings: Annotated[str, Printable, Field(min_length=2, max_length=500)] | None = Field(
+        default=None,
+        description="伤情/病情: the site and degree of organ impairment as the panel found it "
+        "(printed on the letter, not the applicant's account)",
+    )
+    clause: Annotated[str, Printable, Field(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="the grading clause applied, e.g. 5.9.2.3 (of GB/T 16180-2014) or the "
+        "illness standard's item; printed with the basis",
     )
 
 
@@ -163,6 +180,11 @@ class ReviewSignoff(CaseEvent):
     layer: ReviewLayer
     approve: bool
     reason: str | None = Field(default=None, max_length=500)
+    # The actor is the signer's staff id; the name is printed on the letter (kept out of the
+    # event log). Optional for old payloads; required for a sign-off under the Jining rules.
+    signer: Annotated[str, Printable, Field(min_length=2, max_length=40)] | None = Field(
+        default=None, description="the name of the group member who signs"
+    )
 
 
 class ConclusionExtension(CaseEvent):

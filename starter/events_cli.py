@@ -38,7 +38,16 @@ from schemas.events import (
 )
 from schemas.outcome import SelfCare, Verdict
 from schemas.steps import Recipient, RecusalParty
-from starter.app import Actor, AsJson, EventIdOpt, app, event, send_signal, send_update
+from starter.app import (
+    Actor,
+    AsJson,
+    EventIdOpt,
+    app,
+    event,
+    refuse,
+    send_signal,
+    send_update,
+)
 from workflows.case import AppraisalCase
 
 Reason = Annotated[str, typer.Option(help="the reason, for the record")]
@@ -247,16 +256,18 @@ def opinion(
         Verdict, typer.Option(help="grade_1..grade_10, below_grade, or illness scale")
     ],
     self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
-    actor: Actor = "clerk",
+    actor: Annotated[
+        str | None, typer.Option(help="who enters it: the expert's own id (the default)")
+    ] = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Record an expert's opinion (专家意见) at the appraisal site."""
+    """Record an expert's opinion (专家意见) at the appraisal site, entered by the expert."""
     outcome = {"verdict": verdict, "self_care": self_care}
     send_update(
         case_id,
         AppraisalCase.record_opinion,
-        event(ExpertOpinion, event_id, actor, expert_id=expert, outcome=outcome),
+        event(ExpertOpinion, event_id, actor or expert, expert_id=expert, outcome=outcome),
         as_json=as_json,
     )
 
@@ -271,13 +282,25 @@ def review(
     reason: Annotated[
         str | None, typer.Option(help="why it goes back (required with --return)")
     ] = None,
-    actor: Actor = "reviewer",
+    signer: Annotated[
+        str | None, typer.Option(help="the name of the member who signs, printed on the letter")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="the signer's staff id")] = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """A review group (面检组 → 总检组 → 复核组) signs off, or sends the case back."""
+    """A review group (面检组 → 总检组 → 复核组) signs off, or sends the case back;
+    a named member signs (--signer) under their own staff id (--actor)."""
+    if not actor:
+        refuse("复核签署须写明签署人工号 --actor (the signer's staff id, e.g. --actor S0102)")
     payload = event(
-        ReviewSignoff, event_id, actor, layer=layer, approve=not send_back, reason=reason
+        ReviewSignoff,
+        event_id,
+        actor,
+        layer=layer,
+        approve=not send_back,
+        reason=reason,
+        signer=signer,
     )
     send_update(case_id, AppraisalCase.sign_off_review, payload, as_json=as_json)
 
@@ -308,16 +331,34 @@ def conclude(
         str | None,
         typer.Option(help="standard applied (default: the standard of the case's scale)"),
     ] = None,
+    findings: Annotated[
+        str | None,
+        typer.Option(help="伤情/病情: the site and degree of organ impairment the panel found"),
+    ] = None,
+    clause: Annotated[
+        str | None,
+        typer.Option(help="the grading clause applied, e.g. 5.9.2.3 (printed 第5.9.2.3条)"),
+    ] = None,
     actor: Actor = "committee",
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Issue the committee's conclusion (鉴定结论), following the panel majority."""
+    """Issue the committee's conclusion (鉴定结论), following the panel majority, with the
+    panel's findings and the clause applied (both printed on the letter)."""
     outcome = {"verdict": verdict, "self_care": self_care}
+    payload = event(
+        ConclusionDecision,
+        event_id,
+        actor,
+        basis=basis,
+        outcome=outcome,
+        findings=findings,
+        clause=clause,
+    )
     send_update(
         case_id,
         AppraisalCase.issue_conclusion,
-        event(ConclusionDecision, event_id, actor, basis=basis, outcome=outcome),
+        payload,
         as_json=as_json,
     )
 

@@ -41,6 +41,14 @@ from schemas.steps import Stage
 from workflows.case import AppraisalCase
 
 GRADE_8 = Outcome(verdict=Verdict.grade_8)
+# A named member of each review group signs under their own staff id (issue #8).
+SIGNERS = {
+    ReviewLayer.examination: ("S0101", "孙立新"),
+    ReviewLayer.chief_examination: ("S0102", "周海燕"),
+    ReviewLayer.recheck: ("S0103", "吴建华"),
+}
+FINDINGS = "右膝关节活动度丧失约50%，右下肢肌力4级"  # 伤情 as the panel found it
+CLAUSE = "5.8.2.14"  # GB/T 16180-2014: the grading clause the letter prints
 # An update handler of the case. (The SDK types a described async handler as returning its
 # coroutine, hence Any and the cast in Driver.update.)
 CaseUpdate = UpdateMethodMultiParam[[AppraisalCase, Any], Any]
@@ -209,8 +217,8 @@ class Driver:
             )
             await self.update(AppraisalCase.record_opinion, opinion)
         await self.review()
-        decision = ConclusionDecision(event_id=new_id("dec"), actor="committee", outcome=outcome)
-        assert "being issued" in await self.update(AppraisalCase.issue_conclusion, decision)
+        decided = decision(outcome)
+        assert "being issued" in await self.update(AppraisalCase.issue_conclusion, decided)
         return status
 
     async def conclude(self, outcome: Outcome = GRADE_8) -> CaseStatus:
@@ -227,10 +235,7 @@ class Driver:
     async def review(self) -> None:
         """The three review layers sign off in order."""
         for layer in ReviewLayer:
-            signoff = ReviewSignoff(
-                event_id=new_id("rv"), actor=f"{layer.value}-lead", layer=layer, approve=True
-            )
-            await self.update(AppraisalCase.sign_off_review, signoff)
+            await self.update(AppraisalCase.sign_off_review, signoff(layer))
 
     async def deliver(self) -> CaseStatus:
         status = await self.posted()
@@ -258,17 +263,27 @@ def opinion(expert: str, outcome: Outcome) -> ExpertOpinion:
 
 
 def signoff(layer: ReviewLayer, approve: bool = True, reason: str | None = None) -> ReviewSignoff:
+    staff_id, name = SIGNERS[layer]
     return ReviewSignoff(
         event_id=new_id("rv"),
-        actor=f"{layer.value}-lead",
+        actor=staff_id,
         layer=layer,
         approve=approve,
         reason=reason,
+        signer=name,
     )
 
 
 def decision(outcome: Outcome) -> ConclusionDecision:
-    return ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=outcome)
+    """The committee's decision with the panel's findings and, on a graded outcome, the clause."""
+    graded = outcome.verdict not in {Verdict.below_grade, Verdict.below_standard}
+    return ConclusionDecision(
+        event_id=new_id("d"),
+        actor="committee",
+        outcome=outcome,
+        findings=FINDINGS,
+        clause=CLAUSE if graded else None,
+    )
 
 
 def deadline(status: CaseStatus, name: str) -> Deadline:

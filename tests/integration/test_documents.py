@@ -126,12 +126,12 @@ async def test_a_missing_font_is_a_retryable_failure_and_stores_nothing(
     with pytest.raises(ApplicationError) as failed:
         await issue(db_pool, letter(case_id=case_id, citizen_id=citizen_id))
     assert failed.value.type == "FontMissing" and not failed.value.non_retryable
-    assert "apt-get install fonts-wqy-zenhei" in str(failed.value)
+    assert "apt-get install fonts-noto-cjk fonts-wqy-zenhei" in str(failed.value)
     assert await db_pool.fetchval("SELECT count(*) FROM documents WHERE case_id = $1", case_id) == 0
 
 
 async def test_a_rare_name_goes_through_the_real_activity(db_pool: asyncpg.Pool) -> None:
-    # 𪚥 (U+2A6A5, CJK Extension B) is not in Zen Hei: drawn from the fallback fonts.
+    # 𪚥 (U+2A6A5, CJK Extension B) is neither in Noto nor in Zen Hei: drawn from HanaMin.
     case_id, citizen_id = await new_case(db_pool)
     ref = await issue(db_pool, letter(case_id=case_id, citizen_id=citizen_id, worker_name="王𪚥"))
     stored = await fetch_document(db_pool, ref.document_id)

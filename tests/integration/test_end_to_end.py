@@ -14,7 +14,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from pypdf import PdfReader
 from temporalio.client import WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -25,6 +24,7 @@ from schemas.steps import Stage
 from schemas.vocabulary import CloseReason
 from tests.helpers import example_json, wait_for, wait_for_stage
 from tests.integration.conftest import Stack
+from tests.unit.test_documents import text_of
 from workflows.case import AppraisalCase
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
@@ -63,19 +63,39 @@ async def test_case_through_every_stage_with_the_cli(
         assert code == 0, err
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
     assert code == 1 and "待面检组、总检组、复核组签署" in err  # the three layers first
-    for layer in ("examination", "chief_examination", "recheck"):
-        code, out, err = await stack.appraisal("review", case_id, "--layer", layer)
+    code, out, err = await stack.appraisal("review", case_id, "--layer", "examination")
+    assert code == 1 and "--actor" in err  # a named person signs, under their staff id
+    for layer, staff, name in [
+        ("examination", "S0101", "孙立新"),
+        ("chief_examination", "S0102", "周海燕"),
+        ("recheck", "S0103", "吴建华"),
+    ]:
+        code, out, err = await stack.appraisal(
+            "review", case_id, "--layer", layer, "--actor", staff, "--signer", name
+        )
         assert code == 0, err
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_8")
     assert code == 1 and "多数意见为 七级" in err  # the committee must follow the panel majority
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
+    assert code == 1 and "findings" in err  # the panel's findings go on the letter
+    code, out, err = await stack.appraisal(
+        "conclude",
+        case_id,
+        "--verdict",
+        "grade_7",
+        "--findings",
+        "右膝关节活动度丧失约50%",
+        "--clause",
+        "5.7.2.10",
+    )
     assert code == 0 and "七级" in out, err
 
     status = await wait_for(handle, lambda s: len(s.shipments) == 2)
     letter = tmp_path / "letter.pdf"
     code, out, err = await stack.appraisal("document", "get", case_id, "-o", str(letter))
     assert code == 0 and hashlib.sha256(letter.read_bytes()).hexdigest() in out, err
-    assert "伤残七级" in "".join(p.extract_text() for p in PdfReader(letter).pages)
+    printed = text_of(letter.read_bytes())
+    assert "伤残七级" in printed and "第5.7.2.10条" in printed and "复核组吴建华" in printed
     async with httpx.AsyncClient(base_url=postal_url) as postal:
         for shipment in status.shipments:
             assert (await postal.get(f"/v1/shipments/{shipment.waybill_no}")).status_code == 200

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import asyncpg
 
+from activities.documents import fetch_document
 from infra.settings import ROOT
 from schemas.events import (
-    ConclusionDecision,
     ConclusionExtension,
     Reschedule,
     ReviewLayer,
@@ -22,12 +22,15 @@ from schemas.status import CaseStatus
 from schemas.steps import Stage
 from tests.conftest import CaseEnv
 from tests.helpers import (
+    CLAUSE,
+    FINDINGS,
     G7,
     G8,
     G9,
     Driver,
     china,
     deadline,
+    decision,
     example,
     green_on_site,
     new_id,
@@ -36,6 +39,7 @@ from tests.helpers import (
     search_attributes,
     signoff,
 )
+from tests.unit.test_documents import text_of
 from workflows.case import AppraisalCase
 
 MONDAY = china(2026, 10, 12)  # appraisal Thursday 15 Oct; legal limit Friday 11 Dec
@@ -68,7 +72,7 @@ async def test_majority_of_five_and_the_letter(case_env: CaseEnv, db_pool: async
         await case.review()
         issued = await case.update(
             AppraisalCase.issue_conclusion,
-            ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G7),
+            decision(G7),
         )
         assert "七级" in issued
         status = await case.posted()
@@ -95,6 +99,64 @@ async def test_majority_of_five_and_the_letter(case_env: CaseEnv, db_pool: async
     )  # queued, then sent in delivery
 
 
+async def test_the_letter_states_the_panels_findings_the_clause_dates_and_signers(
+    case_env: CaseEnv, db_pool: asyncpg.Pool
+) -> None:
+    """Opinions are entered by the experts themselves, each review layer is signed by a named
+    person under their own staff id, and the decision states the panel's findings and the
+    clause: all of it, and the acceptance and appraisal dates, is on the letter."""
+    async with case_env(MONDAY) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        panel = members(await case.attend())
+        by_clerk = opinion(panel[0], G8).model_copy(update={"actor": "clerk"})
+        assert "actor must be the expert's own id" in await refused(
+            case, AppraisalCase.record_opinion, by_clerk
+        )
+        for expert in panel:
+            await case.update(AppraisalCase.record_opinion, opinion(expert, G8))
+        first = signoff(ReviewLayer.examination)
+        wrong_signoffs: list[tuple[dict[str, str | None], str]] = [
+            ({"actor": "reviewer"}, "not a role"),
+            ({"actor": "Clerk"}, "not a role"),
+            ({"signer": None}, "signer: the name of the examination group member"),
+        ]
+        for wrong, reason in wrong_signoffs:
+            assert reason in await refused(
+                case, AppraisalCase.sign_off_review, first.model_copy(update=wrong)
+            )
+        await case.update(AppraisalCase.sign_off_review, first)
+        twice = signoff(ReviewLayer.chief_examination).model_copy(update={"actor": first.actor})
+        assert "different person" in await refused(case, AppraisalCase.sign_off_review, twice)
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.chief_examination))
+        await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.recheck))
+        decided = decision(G8)
+        for field, reason in [("findings", "伤情"), ("clause", "clause")]:
+            assert reason in await refused(
+                case, AppraisalCase.issue_conclusion, decided.model_copy(update={field: None})
+            )
+        await case.update(AppraisalCase.issue_conclusion, decided)
+        status = await case.posted()
+    assert status.conclusion_document is not None
+    stored = await fetch_document(db_pool, status.conclusion_document)
+    assert stored is not None
+    text = text_of(stored[1])
+    for expected in [
+        f"伤情{FINDINGS}",
+        f"GB/T16180-2014第{CLAUSE}条",
+        "受理日期2026年10月12日",
+        "鉴定日期2026年10月15日",
+        "审核：面检组孙立新；总检组周海燕；复核组吴建华",
+    ]:
+        assert expected in text, expected
+    assert example("initial_complete").injury.description not in text  # not the account
+    assert "reviewer" not in text and "S0101" not in text
+    decided_event = await db_pool.fetchval(
+        "SELECT data::text FROM case_events WHERE case_id = $1 AND kind = 'conclusion.decided'",
+        case.handle.id,
+    )
+    assert CLAUSE in decided_event and FINDINGS not in decided_event  # no medical content
+
+
 async def test_no_majority_deliberates_and_a_correction_settles_it(
     case_env: CaseEnv, db_pool: asyncpg.Pool
 ) -> None:
@@ -108,7 +170,7 @@ async def test_no_majority_deliberates_and_a_correction_settles_it(
         status = await case.status()
         assert status.panel_majority is None and status.deliberations == 1
         assert "deliberation" in status.pending_actions[0]
-        early = ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G8)
+        early = decision(G8)
         assert "未形成多数" in await refused(case, AppraisalCase.issue_conclusion, early)
         assert "已录入相同意见" in await refused(case, AppraisalCase.record_opinion, opinion(c, G9))
         assert "corrected" in await case.update(AppraisalCase.record_opinion, opinion(c, G8))
@@ -178,7 +240,7 @@ async def test_each_review_layer_can_return_and_the_loop_is_bounded(
             signoff(ReviewLayer.chief_examination, False, "再议"),
         )
         await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.chief_examination))
-        unsigned = ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=G8)
+        unsigned = decision(G8)
         assert "待复核组签署" in await refused(case, AppraisalCase.issue_conclusion, unsigned)
         await case.update(AppraisalCase.sign_off_review, signoff(ReviewLayer.recheck))
         await case.update(AppraisalCase.issue_conclusion, unsigned)

@@ -35,15 +35,16 @@ from workflows.stages.panel import clear_actor
 with workflow.unsafe.imports_passed_through():
     from activities.documents import Documents
     from activities.storage import Storage
-    from schemas.application import Jurisdiction
+    from schemas.application import Cause, Jurisdiction
     from schemas.clock import CHINA_TZ
     from schemas.documents import ConclusionLetter, DocumentRef
     from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
-    from schemas.outcome import STANDARDS, Outcome, basis_problem
+    from schemas.outcome import STANDARDS, Outcome, Verdict, basis_problem
     from schemas.steps import ConclusionRecord, Stage
     from schemas.vocabulary import ClockName, EventKind, Party
     from schemas.workdays import DayUnit
 
+UNGRADED = frozenset({Verdict.below_grade, Verdict.below_standard})
 # A first try that fails fast enough to escalate within seconds, then patience until an
 # operator fixed what was wrong (installed the font): the case resumes by itself.
 LETTER_FIRST_TRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=10))
@@ -102,17 +103,34 @@ def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
             f"结论须与专家组多数意见一致: 多数意见为 {majority.label()} "
             f"(the conclusion must follow the panel majority)"
         )
+    if case.jining_rules:
+        check_findings(case, decision)
+
+
+def check_findings(case: CaseFile, decision: ConclusionDecision) -> None:
+    """The letter states the impairment as the panel found it and the clause it was graded
+    by; a conclusion below the lowest grade or standard applies no grading clause."""
+    what = "病情" if case.application.appraised_for is Cause.illness else "伤情"
+    if not decision.findings:
+        raise ValueError(
+            f"结论须写明专家组认定的{what} (findings: the site and degree of organ impairment "
+            "as the panel found it, printed on the letter)"
+        )
+    if decision.outcome.verdict not in UNGRADED and not decision.clause:
+        raise ValueError(
+            "结论须写明适用的评定条款 (clause: the grading clause applied, e.g. 5.9.2.3 of "
+            "GB/T 16180-2014, or the illness standard's item)"
+        )
 
 
 async def decide(case: CaseFile, decision: ConclusionDecision) -> str:
     """The committee's decision, recorded; the stage then issues the letter."""
     await clear_actor(case, decision, "鉴定结论")  # art. 27: no conflicted committee member
+    data = {"outcome": decision.outcome.model_dump(mode="json"), "basis": basis_of(case, decision)}
+    if decision.clause:  # the findings (medical content) stay out of the event log
+        data["clause"] = decision.clause
     await record_event(
-        case,
-        "conclusion.decided",
-        EventKind.conclusion_decided,
-        decision.actor,
-        {"outcome": decision.outcome.model_dump(mode="json"), "basis": basis_of(case, decision)},
+        case, "conclusion.decided", EventKind.conclusion_decided, decision.actor, data
     )
     case.decision = decision
     case.decided_at = workflow.now()
@@ -217,10 +235,18 @@ def letter(case: CaseFile, decision: ConclusionDecision, issued_at: datetime) ->
             "body_parts": app.injury.body_parts,
             "diagnosis": app.injury.diagnosis,
             "description": app.injury.description,
+            "findings": decision.findings,
+            "accepted_on": case.complete_on,
+            "appraised_on": case.site_done_on,
             "outcome": decision.outcome,
             "basis": basis_of(case, decision),
+            "clause": decision.clause,
             "panel": [f"{m.name} {m.title}" for m in members],
-            "reviews": [f"{REVIEW_LABELS[layer]} {s.actor}" for layer, s in case.signoffs.items()],
+            # A case signed before signers were named shows the actor, as it did.
+            "reviews": [
+                f"{REVIEW_LABELS[layer]} {s.signer or s.actor}"
+                for layer, s in case.signoffs.items()
+            ],
             "issued_at": issued_at,
         }
     )

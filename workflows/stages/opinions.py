@@ -14,7 +14,13 @@ from workflows.records import record_event, show
 from workflows.stages.panel import clear_actor
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.events import REVIEW_LABELS, ExpertOpinion, ReviewLayer, ReviewSignoff
+    from schemas.events import (
+        GENERIC_ACTORS,
+        REVIEW_LABELS,
+        ExpertOpinion,
+        ReviewLayer,
+        ReviewSignoff,
+    )
     from schemas.steps import Stage
     from schemas.vocabulary import EventKind
 
@@ -38,6 +44,11 @@ def check_opinion(case: CaseFile, opinion: ExpertOpinion) -> None:
     if opinion.expert_id not in case.panel_ids:
         raise ValueError(
             f"专家 {opinion.expert_id} 不是本案专家组成员 (panel: {', '.join(case.panel_ids)})"
+        )
+    if case.jining_rules and opinion.actor != opinion.expert_id:
+        raise ValueError(
+            f"专家意见须由专家本人录入, actor 应为专家编号 {opinion.expert_id} "
+            f"(an opinion is entered by the expert: actor must be the expert's own id)"
         )
     if problem := opinion.outcome.scale_problem(
         case.application.appraised_for, self_care_checked=case.jining_rules
@@ -86,6 +97,8 @@ def check_signoff(case: CaseFile, signoff: ReviewSignoff) -> None:
             if expected
             else "三级复核已全部签署 (all three review layers have signed)"
         )
+    if case.jining_rules:
+        check_signer(case, signoff)
     if not signoff.approve:
         if not signoff.reason:
             raise ValueError("退回须写明理由 (a return needs a reason)")
@@ -95,6 +108,27 @@ def check_signoff(case: CaseFile, signoff: ReviewSignoff) -> None:
                 f"退回已达上限 {case.policy.review_rounds_max} 轮, 请提交鉴定委员会研究 "
                 f"(return limit reached: refer the case to the committee)"
             )
+
+
+def check_signer(case: CaseFile, signoff: ReviewSignoff) -> None:
+    """A named person signs each layer: the actor is their staff id, not a role, and nobody
+    signs two layers of one round; a sign-off names the signer printed on the letter."""
+    label = REVIEW_LABELS[signoff.layer]
+    if signoff.actor.casefold() in GENERIC_ACTORS:
+        raise ValueError(
+            f"{label}签署须以签署人本人的工号录入, 不接受通用身份 {signoff.actor} "
+            f"(actor: the signer's staff id, not a role)"
+        )
+    if any(s.actor == signoff.actor for s in case.signoffs.values()):
+        raise ValueError(
+            f"{signoff.actor} 已签署本轮另一级复核, 三级复核须由不同人员签署 "
+            f"(each review layer is signed by a different person)"
+        )
+    if signoff.approve and not signoff.signer:
+        raise ValueError(
+            f"{label}签署须写明签署人姓名 (signer: the name of the {signoff.layer.value} "
+            f"group member who signs, printed on the conclusion letter)"
+        )
 
 
 async def sign_off(case: CaseFile, signoff: ReviewSignoff) -> str:
