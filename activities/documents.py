@@ -26,7 +26,7 @@ from activities.typesetting import Run, break_runs, break_text
 from infra.fonts import Face, FontMissing, LetterFonts, find_letter_fonts, is_han
 from infra.logs import get_logger
 from infra.settings import settings
-from schemas.application import CaseType
+from schemas.application import CaseType, Cause
 from schemas.clock import CHINA_TZ
 from schemas.documents import CONCLUSION_LETTER, ConclusionLetter, DocumentRef
 from schemas.outcome import INJURY_VERDICTS, Verdict
@@ -113,6 +113,11 @@ def notice_text(letter: ConclusionLetter) -> str:
         f"如对本鉴定结论不服，可以在收到本结论书之日起{letter.dispute_window_days}日内"
         f"向{province}提出再次鉴定申请。"
     )
+
+
+def joint_text(city: str, province: str) -> str:
+    """就近办: who appraised and who recognizes the conclusion."""
+    return f"本结论由{city}受{province}委托就近组织鉴定，经{province}确认，两委员会共同出具。"
 
 
 class _LetterPdf(FPDF):
@@ -220,7 +225,10 @@ def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[i
     """The PDF, and the code points no font could draw."""
     committee = letter.committee or committee_name()
     issued = letter.issued_at.astimezone(CHINA_TZ).date()
-    injury = letter.case_type is not CaseType.illness
+    illness = letter.cause is Cause.illness or letter.case_type is CaseType.illness
+    injury = not illness
+    province = letter.provincial_committee or provincial_committee_name()
+    issuers = [province, committee] if letter.with_province else [committee]
     pdf = _LetterPdf(letter.case_id, fonts)
     pdf.set_creation_date(letter.issued_at)
     pdf.set_title(f"劳动能力鉴定结论书 {letter.case_id}")  # no personal data in metadata
@@ -231,7 +239,8 @@ def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[i
     pdf.add_page()
     text, title, heading = pdf.text_font, pdf.title_font, pdf.heading_font
 
-    pdf.paragraph([(title, committee)], size=18, height=11, align=Align.C)
+    for issuer in issuers:
+        pdf.paragraph([(title, issuer)], size=18, height=11, align=Align.C)
     pdf.paragraph([(title, "劳动能力鉴定结论书")], size=22, height=13, align=Align.C)
     pdf.paragraph([(text, f"编号：{letter.case_id}")], size=11, align=Align.R)
     pdf.paragraph([(heading, "鉴定类别："), (text, CASE_TYPE_LABELS[letter.case_type])], size=11)
@@ -296,11 +305,15 @@ def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[i
     pdf.paragraph([(heading, "鉴定专家组："), (text, "；".join(letter.panel) or "—")])
     pdf.paragraph([(heading, "审核："), (text, "；".join(letter.reviews) or "—")], size=11)
     pdf.ln(6)
-    pdf.paragraph([(text, f"{committee}（印章）")], align=Align.R)
+    if letter.with_province:
+        pdf.paragraph([(text, joint_text(committee, province))], size=11)
+    for issuer in issuers:
+        pdf.paragraph([(text, f"{issuer}（印章）")], align=Align.R)
     pdf.paragraph([(text, chinese_date(issued.year, issued.month, issued.day))], align=Align.R)
     pdf.ln(6)
     pdf.paragraph([(text, notice_text(letter))], size=11)
-    pdf.paragraph([(text, "本结论书送达职工本人及用人单位，抄送社会保险经办机构。")], size=11)
+    agency = "省社会保险经办机构" if letter.with_province else "社会保险经办机构"
+    pdf.paragraph([(text, f"本结论书送达职工本人及用人单位，抄送{agency}。")], size=11)
 
     content = bytes(pdf.output())
     # A character no fallback font has stays with its font, which records it as missing.

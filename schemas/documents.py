@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas.application import CaseType
+from schemas.application import CaseType, Cause
 from schemas.identifiers import CitizenId, CreditCode
 from schemas.outcome import Outcome
 from schemas.steps import CaseStep, Stage
@@ -24,6 +24,10 @@ class ConclusionLetter(CaseStep):
     committee: str | None = None
     provincial_committee: str | None = None  # where a re-appraisal is applied for
     case_type: CaseType
+    cause: Cause | None = Field(default=None, description="the scale; None: by case type")
+    # 就近办: a province-insured worker appraised by the city jointly with the provincial
+    # committee, which recognizes the conclusion: the letter is issued in both names.
+    with_province: bool = False
     worker_name: str
     citizen_id: CitizenId = Field(repr=False)  # only sex, birth date and a masked form are shown
     employer_name: str

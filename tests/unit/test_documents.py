@@ -339,3 +339,35 @@ def test_missing_fallback_fonts_say_what_to_install(
     (tmp_path / "b.ttf").write_bytes(b"")
     monkeypatch.setenv("CJK_FALLBACK_FONTS", f"{tmp_path / 'a.ttf'}:{tmp_path / 'b.ttf'}")
     assert find_fallback_fonts() == (tmp_path / "a.ttf", tmp_path / "b.ttf")
+
+
+def test_a_province_pilot_letter_is_issued_in_both_names_and_copies_the_provincial_agency(
+    font: LetterFonts,
+) -> None:
+    pilot = letter(
+        case_type=CaseType.illness,
+        outcome=Outcome(verdict=Verdict.major_loss),
+        basis="劳社部发〔2002〕8号《职工非因工伤残或因病丧失劳动能力鉴定标准（试行）》",
+        clause=None,
+        with_province=True,
+    )
+    text = text_of(render_conclusion_letter(pilot, font))
+    assert text.startswith("山东省劳动能力鉴定委员会济宁市劳动能力鉴定委员会劳动能力鉴定结论书")
+    assert "济宁市劳动能力鉴定委员会受山东省劳动能力鉴定委员会委托就近组织鉴定" in text
+    assert "山东省劳动能力鉴定委员会（印章）济宁市劳动能力鉴定委员会（印章）" in text
+    assert "抄送省社会保险经办机构" in text
+    city = text_of(render_conclusion_letter(letter(), font))
+    assert "委托就近组织鉴定" not in city and "抄送社会保险经办机构" in city
+
+
+def test_an_illness_review_letter_speaks_of_illness(font: LetterFonts) -> None:
+    review = letter(
+        case_type=CaseType.review,
+        cause="illness",
+        outcome=Outcome(verdict=Verdict.complete_loss),
+        basis="劳社部发〔2002〕8号",
+        clause=None,
+    )
+    text = text_of(render_conclusion_letter(review, font))
+    assert "发病日期2026年3月18日" in text and "病情右膝关节" in text
+    assert "鉴定结论：完全丧失劳动能力" in text

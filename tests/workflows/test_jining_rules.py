@@ -41,6 +41,7 @@ from tests.helpers import (
     opinion,
     refused,
 )
+from tests.unit.test_documents import text_of
 from workflows.case import AppraisalCase
 
 MONDAY = china(2026, 10, 12)
@@ -72,7 +73,13 @@ async def test_an_illness_review_is_appraised_on_the_illness_scale(
         assert "劳社部发〔2002〕8号" in await refused(
             case, AppraisalCase.issue_conclusion, wrong_basis
         )
-        decided = ConclusionDecision(event_id=new_id("d"), actor="committee", outcome=MAJOR_LOSS)
+        decided = ConclusionDecision(
+            event_id=new_id("d"),
+            actor="C0201",
+            outcome=MAJOR_LOSS,
+            findings="慢性肾功能衰竭尿毒症期, 规律血液透析",
+            clause="4.2",
+        )
         await case.update(AppraisalCase.issue_conclusion, decided)
         status = await case.posted()
         assert status.conclusion == MAJOR_LOSS
@@ -82,6 +89,10 @@ async def test_an_illness_review_is_appraised_on_the_illness_scale(
         case.handle.id,
     )
     assert json.loads(issued)["basis"].startswith("劳社部发〔2002〕8号")
+    pdf = await db_pool.fetchval("SELECT content FROM documents WHERE case_id = $1", case.handle.id)
+    text = text_of(bytes(pdf))
+    assert "劳社部发〔2002〕8号《职工非因工伤残或因病丧失劳动能力鉴定标准（试行）》第4.2条" in text
+    assert "病情慢性肾功能衰竭" in text and "GB/T16180" not in text
 
 
 async def test_self_care_goes_with_a_disability_grade_only(case_env: CaseEnv) -> None:
@@ -162,6 +173,13 @@ async def test_province_pilot_is_for_illness_and_the_provincial_agency_gets_the_
         case.handle.id,
     )
     assert copy["recipient"] == "provincial_agency" and copy["sent_at"] is not None
+    pdf = await db_pool.fetchval(
+        "SELECT content FROM documents WHERE case_id = $1 AND kind = 'conclusion-letter'",
+        case.handle.id,
+    )
+    text = text_of(bytes(pdf))
+    assert text.startswith("山东省劳动能力鉴定委员会济宁市劳动能力鉴定委员会")
+    assert "受山东省劳动能力鉴定委员会委托就近组织鉴定" in text
 
 
 async def test_who_granted_the_green_channel_and_why_is_on_record(

@@ -227,6 +227,8 @@ def letter(case: CaseFile, decision: ConclusionDecision, issued_at: datetime) ->
             "case_id": case.case_id,
             "stage": Stage.conclusion,
             "case_type": app.case_type,
+            "cause": app.appraised_for,
+            "with_province": case.jining_rules and app.jurisdiction is Jurisdiction.province,
             "worker_name": app.worker.name,
             "citizen_id": app.worker.citizen_id,
             "employer_name": app.employer.name,
