@@ -15,7 +15,8 @@ from workflows.case import AppraisalCase
 
 ROOT = Path(__file__).resolve().parents[1] / "histories"
 # v1: recorded before the core hardening (cases running when it deployed); v2: since; v3: since
-# moved conclusion clocks are counted again from the start (patch `recounted-moves`).
+# moved conclusion clocks are counted again from the start (patch `recounted-moves`); v4: since
+# the rules of issue #8 (patch `jining-rules`).
 HISTORIES = sorted(ROOT.glob("v*/*.json"))
 
 
@@ -33,7 +34,7 @@ PATHS = {
 def test_histories_are_stored() -> None:
     """Every version of the workflow code keeps one history per important path."""
     versions = {p.parent.name for p in HISTORIES}
-    assert {"v1", "v2", "v3"} <= versions
+    assert {"v1", "v2", "v3", "v4"} <= versions
     for version in versions:
         assert {p.stem for p in HISTORIES if p.parent.name == version} == PATHS
 
