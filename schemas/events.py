@@ -20,7 +20,18 @@ __all__ = ["PostalStatus"]  # re-exported: the postal event's vocabulary
 EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
 # Roles, not people: refused as the actor of a sign-off (issue #8), which names who signed.
 GENERIC_ACTORS = frozenset(
-    {"clerk", "reviewer", "system", "operator", "admin", "staff", "user", "committee", "panel"}
+    {
+        "clerk",
+        "reviewer",
+        "system",
+        "operator",
+        "admin",
+        "staff",
+        "user",
+        "committee",
+        "panel",
+        "director",
+    }
 )
 
 

@@ -309,11 +309,15 @@ def review(
 def extend_conclusion(
     case_id: str,
     reason: Reason,
-    actor: Actor = "director",
+    actor: Annotated[str | None, typer.Option(help="your staff id (who decides)")] = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Extend the 60-day legal limit once by 30 days, for a complex case."""
+    if not actor:
+        refuse(
+            "延长期限须写明决定人工号 --actor (the deciding member's staff id, e.g. --actor C0201)"
+        )
     send_update(
         case_id,
         AppraisalCase.extend_conclusion_deadline,
@@ -339,12 +343,16 @@ def conclude(
         str | None,
         typer.Option(help="the grading clause applied, e.g. 5.9.2.3 (printed 第5.9.2.3条)"),
     ] = None,
-    actor: Actor = "committee",
+    actor: Annotated[str | None, typer.Option(help="your staff id (who decides)")] = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Issue the committee's conclusion (鉴定结论), following the panel majority, with the
     panel's findings and the clause applied (both printed on the letter)."""
+    if not actor:
+        refuse(
+            "鉴定结论须写明决定人工号 --actor (the deciding member's staff id, e.g. --actor C0201)"
+        )
     outcome = {"verdict": verdict, "self_care": self_care}
     payload = event(
         ConclusionDecision,

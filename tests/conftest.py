@@ -4,6 +4,7 @@ Temporal test servers from the wheels (nothing is downloaded)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from infra import db
-from infra.settings import Settings
+from infra.settings import ROOT, Settings
 from schemas.clock import CHINA_TZ
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -101,8 +102,21 @@ async def start_time_skipping_at(start: datetime) -> WorkflowEnvironment:
 CaseEnv = Callable[..., AbstractAsyncContextManager[WorkflowEnvironment]]
 
 
+@pytest.fixture(scope="session")
+def roomy_sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The regular sessions with room for every test case: the tests of a run share one
+    database, so on the default 30 seats a case's appointment day would depend on how many
+    other tests booked that day before it."""
+    text = (ROOT / "config" / "sessions.toml").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("sessions") / "sessions.toml"
+    path.write_text(re.sub(r"(?m)^capacity = \d+", "capacity = 10000", text), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def case_env(db_pool: asyncpg.Pool, database_url: str, postal_url: str) -> CaseEnv:
+def case_env(
+    db_pool: asyncpg.Pool, database_url: str, postal_url: str, roomy_sessions: Path
+) -> CaseEnv:
     """`async with case_env(start) as env`: a time-skipping server whose clock starts at
     `start` (China time) and a worker with the real activities (PostgreSQL, postal emulator)."""
 
@@ -114,7 +128,10 @@ def case_env(db_pool: asyncpg.Pool, database_url: str, postal_url: str) -> CaseE
         try:
             await register_search_attributes(env.client)
             config = Settings(
-                database_url=database_url, postal_url=postal_url, task_queue=TASK_QUEUE, **settings
+                database_url=database_url,
+                postal_url=postal_url,
+                task_queue=TASK_QUEUE,
+                **{"sessions_file": roomy_sessions, **settings},
             )
             async with (
                 httpx.AsyncClient(base_url=postal_url, timeout=20) as http,

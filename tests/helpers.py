@@ -279,7 +279,7 @@ def decision(outcome: Outcome) -> ConclusionDecision:
     graded = outcome.verdict not in {Verdict.below_grade, Verdict.below_standard}
     return ConclusionDecision(
         event_id=new_id("d"),
-        actor="committee",
+        actor="C0201",  # a committee member's staff id
         outcome=outcome,
         findings=FINDINGS,
         clause=CLAUSE if graded else None,

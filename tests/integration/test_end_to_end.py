@@ -62,6 +62,9 @@ async def test_case_through_every_stage_with_the_cli(
         )
         assert code == 0, err
     code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
+    assert code == 1 and "--actor" in err  # a named member decides, under their staff id
+    conclude = ("conclude", case_id, "--actor", "C0201")
+    code, out, err = await stack.appraisal(*conclude, "--verdict", "grade_7")
     assert code == 1 and "待面检组、总检组、复核组签署" in err  # the three layers first
     code, out, err = await stack.appraisal("review", case_id, "--layer", "examination")
     assert code == 1 and "--actor" in err  # a named person signs, under their staff id
@@ -74,13 +77,12 @@ async def test_case_through_every_stage_with_the_cli(
             "review", case_id, "--layer", layer, "--actor", staff, "--signer", name
         )
         assert code == 0, err
-    code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_8")
+    code, out, err = await stack.appraisal(*conclude, "--verdict", "grade_8")
     assert code == 1 and "多数意见为 七级" in err  # the committee must follow the panel majority
-    code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
+    code, out, err = await stack.appraisal(*conclude, "--verdict", "grade_7")
     assert code == 1 and "findings" in err  # the panel's findings go on the letter
     code, out, err = await stack.appraisal(
-        "conclude",
-        case_id,
+        *conclude,
         "--verdict",
         "grade_7",
         "--findings",

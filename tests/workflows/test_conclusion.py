@@ -142,7 +142,7 @@ async def test_the_letter_states_the_panels_findings_the_clause_dates_and_signer
     text = text_of(stored[1])
     for expected in [
         f"伤情{FINDINGS}",
-        f"GB/T16180-2014第{CLAUSE}条",
+        f"GB/T16180-2014《劳动能力鉴定职工工伤与职业病致残等级》第{CLAUSE}条",
         "受理日期2026年10月12日",
         "鉴定日期2026年10月15日",
         "审核：面检组孙立新；总检组周海燕；复核组吴建华",
@@ -313,7 +313,7 @@ async def test_extension_once_with_reason_moves_the_legal_limit(
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
         await case.attend()
-        ask = ConclusionExtension(event_id=new_id("x"), actor="director", reason="需会诊, 案情复杂")
+        ask = ConclusionExtension(event_id=new_id("x"), actor="D0101", reason="需会诊, 案情复杂")
         # 90 days from 12 Oct end on Sunday 10 Jan 2027: the limit is Monday 11 Jan.
         assert "2027-01-11" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
         again = ask.model_copy(update={"event_id": new_id("x")})
@@ -340,7 +340,7 @@ async def test_an_extended_limit_is_counted_again_from_the_complete_application(
         case = await Driver.start(env, example("initial_complete"))
         status = await case.until(lambda s: any(d.name == "conclusion" for d in s.deadlines))
         assert deadline(status, "conclusion").due_on == date(2026, 10, 8)
-        ask = ConclusionExtension(event_id=new_id("x"), actor="director", reason="需会诊, 案情复杂")
+        ask = ConclusionExtension(event_id=new_id("x"), actor="D0101", reason="需会诊, 案情复杂")
         assert "2026-11-02" in await case.update(AppraisalCase.extend_conclusion_deadline, ask)
         assert deadline(await case.status(), "conclusion").due_on == date(2026, 11, 2)
         await case.handle.terminate("test over")
@@ -354,7 +354,7 @@ async def test_no_extension_after_the_limit_ran_out(
         await case.attend()
         await case.skip_to(china(2026, 12, 12, 1))  # the 60 days ended with 11 Dec
         await case.until(lambda s: deadline(s, "conclusion").overdue)
-        late = ConclusionExtension(event_id=new_id("x"), actor="director", reason="案情复杂")
+        late = ConclusionExtension(event_id=new_id("x"), actor="D0101", reason="案情复杂")
         assert "2026-12-11 届满" in await refused(
             case, AppraisalCase.extend_conclusion_deadline, late
         )

@@ -26,7 +26,7 @@ from schemas.application import (
     MaterialKind,
     Specialty,
 )
-from schemas.events import ConclusionDecision
+from schemas.events import ConclusionDecision, ConclusionExtension
 from schemas.outcome import Outcome, SelfCare, Verdict
 from tests.conftest import TASK_QUEUE, CaseEnv
 from tests.helpers import (
@@ -34,6 +34,7 @@ from tests.helpers import (
     Driver,
     china,
     deadline,
+    decision,
     example,
     example_json,
     green_on_site,
@@ -68,7 +69,7 @@ async def test_an_illness_review_is_appraised_on_the_illness_scale(
             await case.update(AppraisalCase.record_opinion, opinion(expert, MAJOR_LOSS))
         await case.review()
         wrong_basis = ConclusionDecision(
-            event_id=new_id("d"), actor="committee", outcome=MAJOR_LOSS, basis="GB/T 16180-2014"
+            event_id=new_id("d"), actor="C0201", outcome=MAJOR_LOSS, basis="GB/T 16180-2014"
         )
         assert "劳社部发〔2002〕8号" in await refused(
             case, AppraisalCase.issue_conclusion, wrong_basis
@@ -241,4 +242,22 @@ async def test_a_clock_counted_without_the_years_holiday_schedule_says_so(
         case = await Driver.start(env, example("initial_complete"))
         status = await case.until(lambda s: s.complete_on is not None and bool(s.deadlines))
         assert deadline(status, "conclusion").calendar_warning is None
+        await case.handle.terminate("test over")
+
+
+async def test_a_decision_is_taken_under_a_persons_own_id(case_env: CaseEnv) -> None:
+    async with case_env(MONDAY) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        for member in [m.expert_id for m in (await case.attend()).panel.members]:  # type: ignore[union-attr]
+            await case.update(AppraisalCase.record_opinion, opinion(member, G8))
+        await case.review()
+        by_role = ConclusionExtension(event_id=new_id("x"), actor="director", reason="案情复杂")
+        assert "不接受通用身份 director" in await refused(
+            case, AppraisalCase.extend_conclusion_deadline, by_role
+        )
+        as_committee = decision(G8).model_copy(update={"actor": "committee"})
+        assert "不接受通用身份 committee" in await refused(
+            case, AppraisalCase.issue_conclusion, as_committee
+        )
+        assert "being issued" in await case.update(AppraisalCase.issue_conclusion, decision(G8))
         await case.handle.terminate("test over")

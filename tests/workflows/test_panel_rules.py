@@ -249,6 +249,9 @@ async def test_a_party_recusal_redraws_that_seat_and_keeps_the_expert_out(
         await case.handle.terminate("test over")
 
 
+EXAMINER = signoff(ReviewLayer.examination).actor  # the examination group's signer
+
+
 async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
     case_env: CaseEnv, db_pool: asyncpg.Pool
 ) -> None:
@@ -257,9 +260,10 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
     key = Settings().worker_ref_key
     await db_pool.execute(
         """INSERT INTO staff_conflicts (staff_id, kind, subject, note)
-           VALUES ('examination-lead', 'worker', $1, '配偶'), ('director-wang', 'employer', $2, '曾任该单位顾问')""",
+           VALUES ($3, 'worker', $1, '配偶'), ('director-wang', 'employer', $2, '曾任该单位顾问')""",
         worker_ref(application.worker.citizen_id, key),
         application.employer.credit_code,
+        EXAMINER,
     )
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, application)
@@ -268,9 +272,9 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
         for member in status.panel.members:
             await case.update(AppraisalCase.record_opinion, opinion(member.expert_id, G8))
 
-        conflicted = signoff(ReviewLayer.examination)  # actor examination-lead
+        conflicted = signoff(ReviewLayer.examination)  # actor EXAMINER
         reason = await refused(case, AppraisalCase.sign_off_review, conflicted)
-        assert "examination-lead 已申报与本案职工有利害关系, 应当回避" in reason
+        assert f"{EXAMINER} 已申报与本案职工有利害关系, 应当回避" in reason
         assert "第二十七条" in reason
         assert application.worker.citizen_id not in reason
         other = signoff(ReviewLayer.examination).model_copy(update={"actor": "examination-deputy"})
@@ -294,7 +298,7 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
             case.handle.id,
         )
         assert [tuple(r) for r in rows] == [
-            ("examination-lead", "复核签署", "worker"),
+            (EXAMINER, "复核签署", "worker"),
             ("director-wang", "延长鉴定期限", "employer"),
             ("director-wang", "鉴定结论", "employer"),
         ]

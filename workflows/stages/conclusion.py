@@ -38,7 +38,13 @@ with workflow.unsafe.imports_passed_through():
     from schemas.application import Cause, Jurisdiction
     from schemas.clock import CHINA_TZ
     from schemas.documents import ConclusionLetter, DocumentRef
-    from schemas.events import REVIEW_LABELS, ConclusionDecision, ConclusionExtension
+    from schemas.events import (
+        GENERIC_ACTORS,
+        REVIEW_LABELS,
+        CaseEvent,
+        ConclusionDecision,
+        ConclusionExtension,
+    )
     from schemas.outcome import STANDARDS, Outcome, Verdict, basis_problem
     from schemas.steps import ConclusionRecord, Stage
     from schemas.vocabulary import ClockName, EventKind, Party
@@ -82,7 +88,17 @@ def basis_of(case: CaseFile, decision: ConclusionDecision) -> str:
     return decision.basis or STANDARDS[case.application.appraised_for]
 
 
+def check_named(case: CaseFile, event: CaseEvent, what: str) -> None:
+    """A decision is taken by a person, recorded under their own id (相互留痕), not a role."""
+    if case.jining_rules and event.actor.casefold() in GENERIC_ACTORS:
+        raise ValueError(
+            f"{what}须以决定人本人的工号录入, 不接受通用身份 {event.actor} "
+            "(actor: the deciding member's own staff id, not a role)"
+        )
+
+
 def check_decision(case: CaseFile, decision: ConclusionDecision) -> None:
+    check_named(case, decision, "鉴定结论")
     expect_panel_at_work(case, "鉴定结论")
     if missing := [e for e in case.panel_ids if e not in case.opinions]:
         raise ValueError(f"尚有专家未录入意见: {', '.join(missing)} (all opinions first)")
@@ -255,6 +271,7 @@ def letter(case: CaseFile, decision: ConclusionDecision, issued_at: datetime) ->
 
 
 def check_extension(case: CaseFile, extension: ConclusionExtension) -> None:
+    check_named(case, extension, "延长鉴定期限")
     if case.decided or ClockName.conclusion not in case.clocks:
         raise ValueError("没有进行中的鉴定期限 (no conclusion limit is running)")
     if case.extension_days:
