@@ -205,6 +205,20 @@ class ConclusionExtension(CaseEvent):
     reason: Reason
 
 
+class ReAppraisalRequest(CaseEvent):
+    """A party disputes the conclusion (申请再次鉴定) within the dispute window (update
+    `request_re_appraisal`): the city records it and refers it to the provincial committee."""
+
+    requested_by: Recipient = Field(description="worker or employer: whose window applies")
+    received_on: date | None = Field(
+        default=None, description="date the committee received the request (default: today)"
+    )
+    posted_on: date | None = Field(
+        default=None, description="邮戳日期 of a mailed request: in time when posted in time"
+    )
+    reason: Reason
+
+
 class AddressCorrection(CaseEvent):
     """The office corrects a recipient's address after the courier refused the letter
     (update `correct_address`); the letter is posted again under a new waybill."""
