@@ -28,6 +28,8 @@ log = get_logger(__name__)
 
 
 class _WireEvent(BaseModel):
+    """A tracking line; `reason` of a returned letter is a `ReturnReason` code."""
+
     event_id: str
     waybill_no: str
     status: PostalStatus
@@ -82,6 +84,7 @@ def _shipment_body(request: LetterRequest) -> dict[str, Any]:
     return {
         "reference": request.case_id,
         "recipient_name": request.name,
+        "recipient_role": request.recipient.value,  # shown on the shipment: whose letter
         "mobile": request.mobile,
         "address": request.address.text,
         "postal_code": request.address.postal_code,

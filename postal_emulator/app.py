@@ -1,9 +1,9 @@
 """An EMS-style courier API: create shipments idempotently, track them, report courier
-events (and post them as signed webhooks), and switch on faults for tests."""
+events (and post them as signed webhooks), and switch on the courier's bad days for tests:
+latency, a share of 5xx answers, outages, duplicated, reversed and lost webhooks."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,9 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from infra.logs import get_logger
+from postal_emulator.faults import BadDay, Failure
 from postal_emulator.models import (
+    CourierBatch,
     CourierEvent,
     Faults,
+    FaultStats,
     Notification,
     ShipmentRecord,
     ShipmentRequest,
@@ -24,7 +27,7 @@ from postal_emulator.models import (
     TrackingEvent,
 )
 from postal_emulator.server import serve
-from postal_emulator.store import ShipmentStore
+from postal_emulator.store import ShipmentClosed, ShipmentStore
 from postal_emulator.webhooks import WebhookSender
 
 log = get_logger(__name__)
@@ -33,9 +36,21 @@ log = get_logger(__name__)
 class ApiError(Exception):
     """An answer other than success, as {"error": code, "message": text}."""
 
-    def __init__(self, status_code: int, error: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, error: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code, self.error, self.message = status_code, error, message
+        self.headers = headers
+
+
+def _unavailable(status: int) -> ApiError:
+    return ApiError(
+        status,
+        "unavailable",
+        "postal service temporarily unavailable",
+        {"Retry-After": "30"} if status == 503 else None,
+    )
 
 
 def create_app(
@@ -49,7 +64,7 @@ def create_app(
     webhooks = (
         WebhookSender(webhook_url, webhook_secret) if webhook_url and webhook_secret else None
     )
-    faults = Faults()
+    bad_day = BadDay()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,13 +75,29 @@ def create_app(
     app = FastAPI(title="Postal service emulator (EMS-style)", lifespan=lifespan)
     _install_error_handlers(app)
 
-    def notify(record: ShipmentRecord, event: TrackingEvent) -> None:
-        if webhooks is not None:
-            webhooks.send(Notification(**event.model_dump(), reference=record.reference))
+    def notify(record: ShipmentRecord, events: list[TrackingEvent]) -> None:
+        if webhooks is None:
+            return
+        batch = [
+            Notification(
+                **event.model_dump(),
+                reference=record.reference,
+                recipient_role=record.recipient_role,
+            )
+            for event in events
+        ]
+        bad_day.stats.webhooks_lost += webhooks.send(batch, bad_day.faults)
 
-    async def slow_day() -> None:
-        if faults.delay_ms:
-            await asyncio.sleep(faults.delay_ms / 1000)
+    async def courier_call() -> Failure | None:
+        """A courier call's latency and 5xx: raises a failure that comes before the work,
+        returns one that comes after it (the work done, the answer lost on the way)."""
+        failure = bad_day.failure()  # drawn on arrival: a straggler never draws from new faults
+        await bad_day.slow()
+        if failure is not None:
+            bad_day.stats.answered_5xx += 1
+            if not failure.after_work:
+                raise _unavailable(failure.status)
+        return failure
 
     def find(waybill_no: str) -> ShipmentRecord:
         record = store.get(waybill_no)
@@ -86,67 +117,90 @@ def create_app(
     ) -> ShipmentView:
         if not idempotency_key:
             raise ApiError(400, "idempotency_key_missing", "header Idempotency-Key is required")
-        await slow_day()
-        if faults.fail_next:
-            faults.fail_next -= 1
-            raise ApiError(503, "unavailable", "postal service temporarily unavailable")
-        if faults.reject_next:
-            faults.reject_next -= 1
+        late = await courier_call()
+        if bad_day.faults.fail_next:
+            bad_day.faults.fail_next -= 1
+            raise _unavailable(503)
+        if bad_day.faults.reject_next:
+            bad_day.faults.reject_next -= 1
             raise ApiError(400, "address_not_served", "收件地址不在投递范围 (address not served)")
-        existing = store.by_key(idempotency_key)
-        if existing is not None:
-            if existing.fingerprint != request.fingerprint():
+        record = store.by_key(idempotency_key)
+        if record is not None:
+            if record.fingerprint != request.fingerprint():
                 raise ApiError(
                     409,
                     "idempotency_conflict",
                     "Idempotency-Key already used for a different shipment "
-                    f"(waybill {existing.waybill_no})",
+                    f"(waybill {record.waybill_no})",
                 )
             response.status_code = 200
-            log.info(
-                "shipment_replayed", waybill_no=existing.waybill_no, reference=existing.reference
-            )
-            return existing.view()
-        record = store.create(idempotency_key, request)
-        log.info("shipment_created", waybill_no=record.waybill_no, reference=record.reference)
-        notify(record, record.events[0])
+            log.info("shipment_replayed", waybill_no=record.waybill_no, reference=record.reference)
+        else:
+            record = store.create(idempotency_key, request)
+            log.info("shipment_created", waybill_no=record.waybill_no, reference=record.reference)
+            notify(record, record.events[:1])
+        if late is not None:
+            bad_day.stats.failed_after_create += 1
+            log.warning("answer_lost", waybill_no=record.waybill_no, http_status=late.status)
+            raise _unavailable(late.status)
         return record.view()
 
     @app.get("/v1/shipments")
     async def list_shipments(reference: str) -> list[ShipmentView]:
+        if late := await courier_call():
+            raise _unavailable(late.status)
         return [record.view() for record in store.by_reference(reference)]
 
     @app.get("/v1/shipments/{waybill_no}")
     async def get_shipment(waybill_no: str) -> ShipmentView:
-        await slow_day()
+        if late := await courier_call():
+            raise _unavailable(late.status)
         return find(waybill_no).view()
 
+    def report(waybill_no: str, reports: list[CourierEvent]) -> list[TrackingEvent]:
+        record = find(waybill_no)
+        try:
+            events = store.append(record, reports)
+        except ShipmentClosed as closed:
+            raise ApiError(409, "shipment_closed", str(closed)) from None
+        for event in events:
+            log.info(
+                "tracking_event",
+                waybill_no=waybill_no,
+                reference=record.reference,
+                status=event.status,
+                reason=event.reason,
+            )
+        notify(record, events)
+        return events
+
+    # The courier's own hand (test control): never slowed or failed by the faults.
     @app.post("/v1/shipments/{waybill_no}/events", status_code=201)
     async def report_event(waybill_no: str, courier: CourierEvent) -> TrackingEvent:
-        record = find(waybill_no)
-        event = store.append(record, courier)
-        log.info(
-            "tracking_event", waybill_no=waybill_no, reference=record.reference, status=event.status
-        )
-        notify(record, event)
-        return event
+        return report(waybill_no, [courier])[0]
+
+    @app.post("/v1/shipments/{waybill_no}/events/batch", status_code=201)
+    async def report_events(waybill_no: str, batch: CourierBatch) -> list[TrackingEvent]:
+        return report(waybill_no, batch.events)
 
     @app.get("/v1/_faults")
     async def get_faults() -> Faults:
-        return faults
+        return bad_day.faults
 
     @app.post("/v1/_faults")
     async def set_faults(wanted: Faults) -> Faults:
-        nonlocal faults
-        faults = wanted
-        log.info("faults_set", fail_next=faults.fail_next, delay_ms=faults.delay_ms)
-        return faults
+        bad_day.set(wanted)
+        log.info("faults_set", **wanted.model_dump(exclude_defaults=True))
+        return bad_day.faults
 
     @app.delete("/v1/_faults")
     async def reset_faults() -> Faults:
-        nonlocal faults
-        faults = Faults()
-        return faults
+        bad_day.set(Faults())
+        return bad_day.faults
+
+    @app.get("/v1/_stats")
+    async def get_stats() -> FaultStats:
+        return bad_day.stats
 
     return app
 
@@ -154,7 +208,9 @@ def create_app(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.error, "message": exc.message}, exc.status_code)
+        return JSONResponse(
+            {"error": exc.error, "message": exc.message}, exc.status_code, exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

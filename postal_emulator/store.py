@@ -10,9 +10,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from postal_emulator.models import CourierEvent, ShipmentRecord, ShipmentRequest, TrackingEvent
+from postal_emulator.models import (
+    FINAL,
+    CourierEvent,
+    ShipmentRecord,
+    ShipmentRequest,
+    TrackingEvent,
+)
 from postal_emulator.waybill import new_waybill
 from schemas.events import PostalStatus
+from schemas.vocabulary import ReturnReason
+
+
+class ShipmentClosed(ValueError):
+    """A report after the letter was delivered or returned: a courier's tracking ends there."""
 
 
 class _State(BaseModel):
@@ -44,6 +55,8 @@ class ShipmentStore:
         record = ShipmentRecord(
             waybill_no=waybill_no,
             reference=request.reference,
+            recipient_role=request.recipient_role,
+            recipient_name=request.recipient_name,
             document_ref=request.document_ref,
             status=PostalStatus.accepted,
             created_at=now,
@@ -56,16 +69,29 @@ class ShipmentStore:
         self._save()
         return record
 
-    def append(self, record: ShipmentRecord, courier: CourierEvent) -> TrackingEvent:
-        occurred_at = courier.occurred_at or datetime.now(UTC)
-        event = _event(
-            record.waybill_no, len(record.events) + 1, PostalStatus(courier.status), occurred_at
-        )
-        event = event.model_copy(update={"signer": courier.signer, "reason": courier.reason})
-        record.events.append(event)
-        record.status = event.status  # the latest report wins, as on a courier's web page
+    def append(self, record: ShipmentRecord, reports: list[CourierEvent]) -> list[TrackingEvent]:
+        """All of `reports` or none: a report after a final one is refused."""
+        statuses = [record.status, *(PostalStatus(r.status) for r in reports)]
+        if closed := next((s for s in statuses[:-1] if s in FINAL), None):
+            raise ShipmentClosed(
+                f"waybill {record.waybill_no}: nothing may follow {closed.value} "
+                "(a delivered or returned letter's tracking ends there)"
+            )
+        events = []
+        for courier in reports:
+            event = _event(
+                record.waybill_no,
+                len(record.events) + 1,
+                PostalStatus(courier.status),
+                courier.occurred_at or datetime.now(UTC),
+                signer=courier.signer,
+                reason=courier.reason,
+            )
+            record.events.append(event)
+            events.append(event)
+        record.status = events[-1].status  # the latest report wins, as on a courier's web page
         self._save()
-        return event
+        return events
 
     def _unused_waybill(self) -> str:
         while (waybill_no := new_waybill()) in self._state.shipments:
@@ -81,10 +107,20 @@ class ShipmentStore:
         os.replace(scratch, self._path)
 
 
-def _event(waybill_no: str, seq: int, status: PostalStatus, occurred_at: datetime) -> TrackingEvent:
+def _event(
+    waybill_no: str,
+    seq: int,
+    status: PostalStatus,
+    occurred_at: datetime,
+    signer: str | None = None,
+    reason: ReturnReason | None = None,
+) -> TrackingEvent:
     return TrackingEvent(
         event_id=f"{waybill_no}:{seq}",
         waybill_no=waybill_no,
         status=status,
         occurred_at=occurred_at,
+        signer=signer,
+        reason=reason.value if reason else None,
+        reason_text=reason.label if reason else None,
     )

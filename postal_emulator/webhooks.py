@@ -1,26 +1,22 @@
-"""Signed webhooks to the receiver we configure (later: our HTTP gateway).
+"""Signed webhooks to the receiver we configure (our HTTP gateway).
 
-Delivery is best-effort, like a courier's: a few attempts in the background, then a logged
-failure. The receiver checks `X-Postal-Signature` and treats `event_id` as the dedup key."""
+One queue, delivered in order, so "in reverse" and "lost" mean something a test can check.
+Delivery is best-effort, like a courier's: a few attempts, then a logged failure. Each
+attempt is signed afresh (`infra/signing.py`: `X-Postal-Signature`, `X-Postal-Event-Id`);
+the receiver treats the event id as the dedup key."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
+import contextlib
 
 import httpx
 
+from infra import signing
 from infra.logs import get_logger
-from postal_emulator.models import Notification
+from postal_emulator.models import Faults, Notification
 
-SIGNATURE_HEADER = "X-Postal-Signature"
 log = get_logger(__name__)
-
-
-def signature(secret: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 class WebhookSender:
@@ -29,28 +25,43 @@ class WebhookSender:
         self._secret = secret
         self._backoff = backoff  # pauses between attempts: len(backoff) + 1 attempts in all
         self._http = httpx.AsyncClient(timeout=5.0)
-        self._pending: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[Notification] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
-    def send(self, notification: Notification) -> None:
-        """Answer the courier call now; deliver in the background."""
-        task = asyncio.create_task(self._deliver(notification))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+    def send(self, batch: list[Notification], faults: Faults) -> int:
+        """Queue one batch (the events of one call) as the faults say; answer the courier
+        call now. Returns how many were lost."""
+        if faults.lose_webhooks:
+            for notification in batch:
+                log.warning("webhook_lost", **_ids(notification))
+            return len(batch)
+        for notification in reversed(batch) if faults.reverse_webhooks else batch:
+            for _ in range(2 if faults.duplicate_webhooks else 1):
+                self._queue.put_nowait(notification)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._run())
+        return 0
 
     async def aclose(self) -> None:
-        for task in list(self._pending):
-            task.cancel()
-        await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
         await self._http.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            await self._deliver(await self._queue.get())
 
     async def _deliver(self, notification: Notification) -> None:
         body = notification.model_dump_json().encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(self._secret, body),
-        }
-        ids = {"waybill_no": notification.waybill_no, "event_id": notification.event_id}
+        ids = _ids(notification)
         for attempt, pause in enumerate((*self._backoff, None), start=1):
+            headers = {
+                "Content-Type": "application/json",
+                signing.SIGNATURE_HEADER: signing.sign(self._secret, body),
+                signing.EVENT_ID_HEADER: notification.event_id,
+            }
             try:
                 response = await self._http.post(self._url, content=body, headers=headers)
                 if response.is_success:
@@ -63,3 +74,7 @@ class WebhookSender:
             if pause is not None:
                 await asyncio.sleep(pause)
         log.error("webhook_given_up", attempts=len(self._backoff) + 1, **ids)
+
+
+def _ids(notification: Notification) -> dict[str, str]:
+    return {"waybill_no": notification.waybill_no, "event_id": notification.event_id}

@@ -156,3 +156,25 @@ class PostalStatus(StrEnum):
     in_transit = "in_transit"
     delivered = "delivered"  # 签收
     returned = "returned"  # 退回
+
+
+class ReturnReason(StrEnum):
+    """Why the courier brought a letter back (退回原因): the `reason` of a `returned` postal
+    event. Codes, so the case can tell one reason from another; the labels are for people."""
+
+    refused = "refused"  # 拒收
+    unknown_address = "unknown_address"  # 查无此人 / 地址不详
+    nobody_home = "nobody_home"  # 无人签收: nobody there, the notice never collected
+    moved = "moved"  # 迁移新址不明
+
+    @property
+    def label(self) -> str:
+        return RETURN_REASON_LABELS[self]
+
+
+RETURN_REASON_LABELS = {
+    ReturnReason.refused: "拒收",
+    ReturnReason.unknown_address: "查无此人/地址不详",
+    ReturnReason.nobody_home: "无人签收",
+    ReturnReason.moved: "迁移新址不明",
+}

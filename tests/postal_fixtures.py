@@ -18,12 +18,19 @@ class PostalFaults:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
 
-    async def set(self, *, fail_next: int = 0, delay_ms: int = 0, reject_next: int = 0) -> None:
-        response = await self._http.post(
-            "/v1/_faults",
-            json={"fail_next": fail_next, "delay_ms": delay_ms, "reject_next": reject_next},
-        )
+    async def set(self, **faults: object) -> None:
+        """Replace the faults (`postal_emulator.models.Faults`: fail_next, reject_next,
+        delay_ms, error_rate, seed, down, duplicate_webhooks, reverse_webhooks,
+        lose_webhooks); the emulator refuses an unknown one."""
+        response = await self._http.post("/v1/_faults", json=faults)
         response.raise_for_status()
+
+    async def stats(self) -> dict[str, int]:
+        """What the faults did since they were set (answered_5xx, failed_after_create, ...)."""
+        response = await self._http.get("/v1/_stats")
+        response.raise_for_status()
+        result: dict[str, int] = response.json()
+        return result
 
     async def reset(self) -> None:
         (await self._http.delete("/v1/_faults")).raise_for_status()
