@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
+from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.postal import PostalActivities
 from postal_emulator.waybill import is_valid
 from schemas.application import Address
 from schemas.events import PostalStatus
-from schemas.steps import LetterRequest, Recipient, Stage
+from schemas.steps import LetterRequest, Recipient, Shipment, Stage
 from tests.postal_fixtures import PostalFaults
 
 
@@ -122,3 +126,113 @@ async def test_unknown_waybill_is_rejected(postal: PostalActivities) -> None:
     with pytest.raises(ApplicationError) as unknown:
         await ActivityEnvironment().run(postal.track_shipment, "EA000000005CN")
     assert (unknown.value.type, unknown.value.non_retryable) == ("PostalRejected", True)
+
+
+async def test_shipment_shows_whose_letter_it_is(
+    postal: PostalActivities, postal_http: httpx.AsyncClient
+) -> None:
+    request = letter_to_worker(recipient=Recipient.employer, name="济宁恒达建筑工程有限公司")
+    shipment = await ActivityEnvironment().run(postal.send_letter, request)
+    shown = (await postal_http.get(f"/v1/shipments/{shipment.waybill_no}")).json()
+    assert (shown["recipient_role"], shown["recipient_name"]) == (
+        "employer",
+        "济宁恒达建筑工程有限公司",
+    )
+    assert request.idempotency_key == f"{request.case_id}:letter:employer"  # unchanged
+
+
+async def test_tracking_reads_a_return_with_its_reason(
+    postal: PostalActivities, postal_http: httpx.AsyncClient
+) -> None:
+    env = ActivityEnvironment()
+    shipment = await env.run(postal.send_letter, letter_to_worker())
+    await postal_http.post(
+        f"/v1/shipments/{shipment.waybill_no}/events/batch",
+        json={
+            "events": [
+                {"status": "in_transit", "occurred_at": "2026-03-02T08:00:00+08:00"},
+                {
+                    "status": "returned",
+                    "reason": "nobody_home",
+                    "occurred_at": "2026-03-05T17:30:00+08:00",
+                },
+            ]
+        },
+    )
+    events = await env.run(postal.track_shipment, shipment.waybill_no)
+    assert [e.status for e in events] == ["accepted", "in_transit", "returned"]
+    returned = events[-1]
+    assert (returned.reason, returned.signer, returned.actor) == ("nobody_home", None, "postal")
+    assert returned.occurred_at == datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
+
+
+async def test_tracking_reads_who_signed_and_when(
+    postal: PostalActivities, postal_http: httpx.AsyncClient
+) -> None:
+    env = ActivityEnvironment()
+    shipment = await env.run(postal.send_letter, letter_to_worker())
+    await postal_http.post(
+        f"/v1/shipments/{shipment.waybill_no}/events",
+        json={
+            "status": "delivered",
+            "signer": "李会计",
+            "occurred_at": "2026-03-04T11:20:00+08:00",
+        },
+    )
+    delivered = (await env.run(postal.track_shipment, shipment.waybill_no))[-1]
+    assert (delivered.status, delivered.signer, delivered.reason) == ("delivered", "李会计", None)
+    assert delivered.occurred_at == datetime(2026, 3, 4, 3, 20, tzinfo=UTC)
+
+
+@workflow.defn(sandboxed=False)  # a test harness, not a case: nothing to guard against
+class MailLetters:
+    """Sends letters one after another, as the delivery stage does: Temporal retries."""
+
+    @workflow.run
+    async def run(self, letters: list[LetterRequest]) -> list[Shipment]:
+        return [
+            await workflow.execute_activity_method(
+                PostalActivities.send_letter,
+                letter,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(milliseconds=50),
+                    backoff_coefficient=1.0,
+                    maximum_attempts=30,
+                ),
+            )
+            for letter in letters
+        ]
+
+
+async def test_retries_through_5xx_and_latency_mail_one_letter_per_key(
+    dev_env: WorkflowEnvironment,
+    postal: PostalActivities,
+    postal_http: httpx.AsyncClient,
+    postal_faults: PostalFaults,
+) -> None:
+    """Half the calls fail, some after the courier took the letter (the answer was lost);
+    every call is slow. Each letter still gets exactly one waybill."""
+    letters = [letter_to_worker() for _ in range(6)]
+    queue = f"postal-retries-{uuid.uuid4().hex[:8]}"
+    await postal_faults.set(error_rate=0.5, seed=4, delay_ms=100)
+    async with Worker(
+        dev_env.client, task_queue=queue, workflows=[MailLetters], activities=[postal.send_letter]
+    ):
+        handle = await dev_env.client.start_workflow(
+            MailLetters.run, letters, id=f"mail-{uuid.uuid4().hex[:8]}", task_queue=queue
+        )
+        shipments = await handle.result()
+    stats = await postal_faults.stats()
+    await postal_faults.reset()
+
+    assert stats["answered_5xx"] >= 3 and stats["failed_after_create"] >= 1
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(attempts) > 1  # Temporal retried
+    for request, shipment in zip(letters, shipments, strict=True):
+        listed = await postal_http.get("/v1/shipments", params={"reference": request.case_id})
+        assert [s["waybill_no"] for s in listed.json()] == [shipment.waybill_no]
