@@ -5,6 +5,8 @@ Load with `pytest_plugins = ["tests.postal_fixtures"]` (or `-p tests.postal_fixt
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest_asyncio
@@ -36,6 +38,38 @@ class PostalFaults:
         (await self._http.delete("/v1/_faults")).raise_for_status()
 
 
+class Courier:
+    """Drives a shipment's courier events, as tests tell the story: "deliver this waybill,
+    signed by X at T", "return it with reason R". Answers the tracking events made."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def report(self, waybill_no: str, *events: dict[str, Any]) -> list[dict[str, Any]]:
+        """One batch: its webhooks go out together (reversed under `reverse_webhooks`)."""
+        response = await self._http.post(
+            f"/v1/shipments/{waybill_no}/events/batch", json={"events": list(events)}
+        )
+        response.raise_for_status()
+        made: list[dict[str, Any]] = response.json()
+        return made
+
+    async def deliver(
+        self, waybill_no: str, signer: str, at: datetime | None = None
+    ) -> dict[str, Any]:
+        return (await self.report(waybill_no, _event("delivered", at, signer=signer)))[0]
+
+    async def return_letter(
+        self, waybill_no: str, reason: str, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """`reason`: refused, unknown_address, nobody_home or moved."""
+        return (await self.report(waybill_no, _event("returned", at, reason=reason)))[0]
+
+
+def _event(status: str, at: datetime | None, **fields: str) -> dict[str, Any]:
+    return {"status": status, **fields} | ({"occurred_at": at.isoformat()} if at else {})
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def postal_url() -> AsyncIterator[str]:
     async with running() as url:
@@ -55,3 +89,8 @@ async def postal_faults(postal_http: httpx.AsyncClient) -> AsyncIterator[PostalF
     await faults.reset()
     yield faults
     await faults.reset()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def postal_courier(postal_http: httpx.AsyncClient) -> Courier:
+    return Courier(postal_http)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -18,9 +18,10 @@ from temporalio.worker import Worker
 from activities.postal import PostalActivities
 from postal_emulator.waybill import is_valid
 from schemas.application import Address
+from schemas.clock import CHINA_TZ
 from schemas.events import PostalStatus
 from schemas.steps import LetterRequest, Recipient, Shipment, Stage
-from tests.postal_fixtures import PostalFaults
+from tests.postal_fixtures import Courier, PostalFaults
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -142,46 +143,29 @@ async def test_shipment_shows_whose_letter_it_is(
 
 
 async def test_tracking_reads_a_return_with_its_reason(
-    postal: PostalActivities, postal_http: httpx.AsyncClient
+    postal: PostalActivities, postal_courier: Courier
 ) -> None:
     env = ActivityEnvironment()
     shipment = await env.run(postal.send_letter, letter_to_worker())
-    await postal_http.post(
-        f"/v1/shipments/{shipment.waybill_no}/events/batch",
-        json={
-            "events": [
-                {"status": "in_transit", "occurred_at": "2026-03-02T08:00:00+08:00"},
-                {
-                    "status": "returned",
-                    "reason": "nobody_home",
-                    "occurred_at": "2026-03-05T17:30:00+08:00",
-                },
-            ]
-        },
-    )
+    returned_at = datetime(2026, 3, 5, 17, 30, tzinfo=CHINA_TZ)
+    await postal_courier.return_letter(shipment.waybill_no, "nobody_home", at=returned_at)
     events = await env.run(postal.track_shipment, shipment.waybill_no)
-    assert [e.status for e in events] == ["accepted", "in_transit", "returned"]
+    assert [e.status for e in events] == ["accepted", "returned"]
     returned = events[-1]
     assert (returned.reason, returned.signer, returned.actor) == ("nobody_home", None, "postal")
-    assert returned.occurred_at == datetime(2026, 3, 5, 9, 30, tzinfo=UTC)
+    assert returned.occurred_at == returned_at
 
 
 async def test_tracking_reads_who_signed_and_when(
-    postal: PostalActivities, postal_http: httpx.AsyncClient
+    postal: PostalActivities, postal_courier: Courier
 ) -> None:
     env = ActivityEnvironment()
     shipment = await env.run(postal.send_letter, letter_to_worker())
-    await postal_http.post(
-        f"/v1/shipments/{shipment.waybill_no}/events",
-        json={
-            "status": "delivered",
-            "signer": "李会计",
-            "occurred_at": "2026-03-04T11:20:00+08:00",
-        },
-    )
+    signed_at = datetime(2026, 3, 4, 11, 20, tzinfo=CHINA_TZ)
+    await postal_courier.deliver(shipment.waybill_no, "李会计", at=signed_at)
     delivered = (await env.run(postal.track_shipment, shipment.waybill_no))[-1]
     assert (delivered.status, delivered.signer, delivered.reason) == ("delivered", "李会计", None)
-    assert delivered.occurred_at == datetime(2026, 3, 4, 3, 20, tzinfo=UTC)
+    assert delivered.occurred_at == signed_at
 
 
 @workflow.defn(sandboxed=False)  # a test harness, not a case: nothing to guard against
