@@ -44,15 +44,6 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def _unavailable(status: int) -> ApiError:
-    return ApiError(
-        status,
-        "unavailable",
-        "postal service temporarily unavailable",
-        {"Retry-After": "30"} if status == 503 else None,
-    )
-
-
 def create_app(
     state_file: Path | None = None,
     webhook_url: str | None = None,
@@ -93,11 +84,18 @@ def create_app(
         returns one that comes after it (the work done, the answer lost on the way)."""
         failure = bad_day.failure()  # drawn on arrival: a straggler never draws from new faults
         await bad_day.slow()
-        if failure is not None:
-            bad_day.stats.answered_5xx += 1
-            if not failure.after_work:
-                raise _unavailable(failure.status)
+        if failure is not None and not failure.after_work:
+            raise unavailable(failure.status)
         return failure
+
+    def unavailable(status: int) -> ApiError:
+        bad_day.stats.answered_5xx += 1
+        return ApiError(
+            status,
+            "unavailable",
+            "postal service temporarily unavailable",
+            {"Retry-After": "30"} if status == 503 else None,
+        )
 
     def find(waybill_no: str) -> ShipmentRecord:
         record = store.get(waybill_no)
@@ -120,7 +118,7 @@ def create_app(
         late = await courier_call()
         if bad_day.faults.fail_next:
             bad_day.faults.fail_next -= 1
-            raise _unavailable(503)
+            raise unavailable(503)
         if bad_day.faults.reject_next:
             bad_day.faults.reject_next -= 1
             raise ApiError(400, "address_not_served", "收件地址不在投递范围 (address not served)")
@@ -142,19 +140,19 @@ def create_app(
         if late is not None:
             bad_day.stats.failed_after_create += 1
             log.warning("answer_lost", waybill_no=record.waybill_no, http_status=late.status)
-            raise _unavailable(late.status)
+            raise unavailable(late.status)
         return record.view()
 
     @app.get("/v1/shipments")
     async def list_shipments(reference: str) -> list[ShipmentView]:
         if late := await courier_call():
-            raise _unavailable(late.status)
+            raise unavailable(late.status)
         return [record.view() for record in store.by_reference(reference)]
 
     @app.get("/v1/shipments/{waybill_no}")
     async def get_shipment(waybill_no: str) -> ShipmentView:
         if late := await courier_call():
-            raise _unavailable(late.status)
+            raise unavailable(late.status)
         return find(waybill_no).view()
 
     def report(waybill_no: str, reports: list[CourierEvent]) -> list[TrackingEvent]:

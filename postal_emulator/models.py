@@ -170,6 +170,6 @@ class Faults(BaseModel):
 class FaultStats(BaseModel):
     """GET /v1/_stats: what the faults did since they were last set."""
 
-    answered_5xx: int = 0
+    answered_5xx: int = 0  # every 5xx answered: down, error_rate, fail_next
     failed_after_create: int = 0  # the shipment exists, the client saw a 5xx
     webhooks_lost: int = 0
