@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest_asyncio
+from temporalio.client import WorkflowExecutionStatus
 
 from gateway.app import create_app
 from infra import signing
@@ -115,6 +116,19 @@ async def in_delivery(stack: Stack) -> Driver:
     case = await at_conclusion(stack)
     await case.conclude()
     return case
+
+
+Cases = tuple[Driver, Driver, Driver]
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def delivery_cases(stack: Stack) -> AsyncIterator[Cases]:
+    """Three cases, each with both letters in the post; the postal tests deliver the third."""
+    first, second, third = await asyncio.gather(*(in_delivery(stack) for _ in range(3)))
+    yield first, second, third
+    for case in (first, second, third):
+        if (await case.handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await case.handle.terminate("test over")
 
 
 async def waiting_for_examination(stack: Stack) -> Driver:

@@ -13,41 +13,26 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowExecutionStatus
 
 from infra import signing
 from schemas.steps import Recipient
 from schemas.vocabulary import CloseReason
 from tests.gateway_fixtures import (
     SECRET,
+    Cases,
     Tokens,
     bearer,
     encoded,
-    in_delivery,
     post_webhook,
     quiet_length,
     signed_headers,
     tracking,
 )
-from tests.helpers import Driver, new_id
+from tests.helpers import new_id
 from tests.integration.conftest import Stack
 
 SIG, EVENT = signing.SIGNATURE_HEADER, signing.EVENT_ID_HEADER
-
-
-Cases = tuple[Driver, Driver, Driver]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def cases(stack: Stack) -> AsyncIterator[Cases]:
-    """Three cases, each with both letters in the post: two that stay so, one to deliver."""
-    first, second, third = await asyncio.gather(*(in_delivery(stack) for _ in range(3)))
-    yield first, second, third
-    for case in (first, second, third):
-        if (await case.handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await case.handle.terminate("test over")
 
 
 def waybill(case_status: Any, recipient: Recipient) -> str:
@@ -65,9 +50,9 @@ def refusal(response: httpx.Response, status: int, error: str) -> str:
 
 
 async def test_forged_stale_replayed_misdirected_and_malformed_webhooks_are_refused(
-    gateway: httpx.AsyncClient, cases: Cases, tokens: Tokens
+    gateway: httpx.AsyncClient, delivery_cases: Cases, tokens: Tokens
 ) -> None:
-    case, other, _ = cases
+    case, other, _ = delivery_cases
     mine, theirs = await case.status(), await other.status()
     letter = waybill(mine, Recipient.worker)
     before = await quiet_length(case)
@@ -152,9 +137,9 @@ def accepted_updates(history: Any, update_id: str) -> int:
 
 
 async def test_a_webhook_delivered_twice_is_one_event_and_a_closed_case_refuses(
-    gateway: httpx.AsyncClient, cases: Cases, db_pool: asyncpg.Pool
+    gateway: httpx.AsyncClient, delivery_cases: Cases, db_pool: asyncpg.Pool
 ) -> None:
-    case = cases[2]
+    case = delivery_cases[2]
     status = await case.status()
     worker, employer = (waybill(status, r) for r in Recipient)
 
@@ -204,9 +189,9 @@ async def test_a_webhook_delivered_twice_is_one_event_and_a_closed_case_refuses(
 
 
 async def test_the_cli_refuses_an_unknown_waybill_or_another_cases(
-    stack: Stack, cases: Cases
+    stack: Stack, delivery_cases: Cases
 ) -> None:
-    other, case, _ = cases
+    other, case, _ = delivery_cases
     theirs = waybill(await other.status(), Recipient.employer)
     before = await quiet_length(case)
     code, out, err = await stack.appraisal("postal", case.handle.id, "--waybill", theirs)
