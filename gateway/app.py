@@ -26,7 +26,9 @@ the courier signs each webhook (`X-Postal-Signature: t=<unix seconds>,v1=<hex HM
 def create_app(config: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await db.create_pool(db.resolve_dsn(config))
+        dsn = db.resolve_dsn(config)
+        await db.migrate(dsn)  # as a worker does: whichever starts first, under one lock
+        pool = await db.create_pool(dsn)
         app.state.gateway = Gateway(config, pool, Cases(config))
         try:
             yield

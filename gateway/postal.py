@@ -66,6 +66,7 @@ async def postal_webhook(
     try:
         signing.verify(secret, body, signature)
     except signing.BadSignature as bad:
+        log.warning("postal_webhook_refused", error="bad_signature", reason=str(bad))
         raise ApiError(401, "bad_signature", f"签名无效 (signature refused: {bad})") from None
     webhook = parse(body)
     if not event_id:
