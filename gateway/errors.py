@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infra.logs import get_logger
+
+log = get_logger(__name__)
 RETRY_AFTER = 30  # seconds, with every 503
+KNOWN = {404: ("not_found", "没有这个地址"), 405: ("method_not_allowed", "不支持此请求方法")}
 
 
 class ApiError(Exception):
@@ -57,11 +62,32 @@ def install(app: FastAPI) -> None:
     async def validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return await api_error(_, invalid(field_problems(list(exc.errors()))))
 
+    # PostgreSQL cannot be reached, is starting or stopping, or is full.
+    @app.exception_handler(asyncpg.PostgresConnectionError)
+    @app.exception_handler(asyncpg.CannotConnectNowError)
+    @app.exception_handler(asyncpg.TooManyConnectionsError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(OSError)
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.error("database_unavailable", error=type(exc).__name__)
+        down = unavailable(
+            "database_unavailable",
+            "数据库暂不可用, 请稍后重试 (PostgreSQL cannot be reached; retry later)",
+        )
+        return await api_error(_, down)
+
+    @app.exception_handler(Exception)
+    async def unforeseen(_: Request, exc: Exception) -> JSONResponse:
+        # Logged by the server with its traceback; the sender learns nothing of the inside.
+        return JSONResponse(
+            {"error": "internal", "message": "内部错误 (internal error: it is logged)"}, 500
+        )
+
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         # FastAPI's own answers (unknown path, wrong method) in the same shape.
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = f"{exc.detail} (HTTP {exc.status_code})"
+        code, words = KNOWN.get(exc.status_code, ("http_error", "请求无法处理"))
+        message = f"{words} ({exc.detail}, HTTP {exc.status_code})"
         return JSONResponse({"error": code, "message": message}, exc.status_code, exc.headers)
 
 

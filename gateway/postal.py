@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from activities.shipments import waybill_problem
 from gateway.clients import Scope
-from gateway.deps import Bearer, Door, allowed, client_of
+from gateway.deps import Bearer, Door, Gateway, allowed, client_of
 from gateway.errors import ApiError, field_problems, invalid, unavailable
 from gateway.models import CaseAnswer, PostalWebhook
 from infra import signing
@@ -111,7 +111,7 @@ def parse(body: bytes) -> PostalWebhook:
         raise invalid(field_problems(error.errors())) from None
 
 
-async def first_answer(door: Door, event_id: str) -> dict[str, Any] | None:
+async def first_answer(door: Gateway, event_id: str) -> dict[str, Any] | None:
     stored = await door.pool.fetchval(
         "SELECT answer FROM postal_webhooks WHERE event_id = $1", event_id
     )

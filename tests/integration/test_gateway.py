@@ -13,6 +13,11 @@ from typing import Any
 import asyncpg
 import httpx
 
+from gateway import cases as case_door
+from gateway.app import create_app
+from gateway.deps import Gateway
+from infra import db
+from infra.settings import Settings
 from schemas.events import ExpertOpinion
 from schemas.outcome import Outcome, Verdict
 from tests.gateway_fixtures import (
@@ -258,3 +263,19 @@ async def test_openapi_and_unknown_paths(gateway: httpx.AsyncClient) -> None:
     assert (await gateway.get("/docs")).status_code == 200
     refusal(await gateway.get("/v1/nothing-here"), 404, "not_found")
     refusal(await gateway.get("/v1/postal/webhooks"), 405, "method_not_allowed")
+
+
+async def test_503_with_retry_after_while_postgresql_is_gone(
+    stack: Stack, database_url: str, tokens: Tokens
+) -> None:
+    config = Settings(temporal_address=stack.address, database_url=database_url)
+    app = create_app(config)
+    pool = await db.create_pool(database_url)
+    await pool.close()  # as if the server went away under the gateway
+    app.state.gateway = Gateway(config, pool, case_door.Cases(config))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as http:
+        sent = await http.get("/v1/ledger", headers=bearer(tokens.hotline))
+    assert "PostgreSQL cannot be reached" in refusal(sent, 503, "database_unavailable")
+    assert sent.headers["Retry-After"] == "30"
