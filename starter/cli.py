@@ -27,7 +27,7 @@ app.add_typer(staff_cli.app, name="staff", help="committee members and staff: co
 app.add_typer(
     gateway_cli.app,
     name="gateway",
-    help="the HTTP gateway for other systems, and their credentials",
+    help="serve the HTTP gateway for other systems (no command: serve); `clients`: their credentials",
 )
 
 
