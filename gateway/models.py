@@ -7,8 +7,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
 
+from schemas.clock import CHINA_TZ
 from schemas.events import PostalStatus, Reason
 from schemas.steps import Recipient
 
@@ -95,3 +96,7 @@ class LedgerEntry(BaseModel):
     text: str
     case_id: str | None
     created_at: datetime
+
+    @field_serializer("created_at")
+    def _china_time(self, value: datetime) -> str:
+        return value.astimezone(CHINA_TZ).isoformat()  # as every time the system shows

@@ -143,7 +143,7 @@ async def test_the_hard_question_ledger(
     assert created.status_code == 201, created.text
     entry = created.json()
     assert entry["case_id"] == case_id and entry["phase"] == "during"
-    assert entry["client_id"].startswith("hotline-")
+    assert entry["client_id"].startswith("hotline-") and entry["created_at"].endswith("+08:00")
     repeat = await gateway.post("/v1/ledger", json=question, headers=hotline)
     assert repeat.status_code == 200 and repeat.json() == entry
     changed = await gateway.post(
