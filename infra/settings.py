@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # (shared with it out of band; `make run` keeps one in DATA_DIR); unset: webhooks refused.
     gateway_port: int = 8000
     postal_webhook_secret: str | None = Field(default=None, repr=False)
+    # While the courier moves to a new secret: webhooks signed with the old one still pass.
+    postal_webhook_previous_secret: str | None = Field(default=None, repr=False)
     gateway_max_body_bytes: int = 64 * 1024
 
 

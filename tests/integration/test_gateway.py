@@ -21,13 +21,16 @@ from infra.settings import Settings
 from schemas.events import ExpertOpinion
 from schemas.outcome import Outcome, Verdict
 from tests.gateway_fixtures import (
+    SECRET,
     Cases,
     Tokens,
     add_client,
     bearer,
+    encoded,
     post_webhook,
     quiet_length,
     running_gateway,
+    signed_headers,
     tracking,
     waiting_for_examination,
 )
@@ -279,3 +282,21 @@ async def test_503_with_retry_after_while_postgresql_is_gone(
         sent = await http.get("/v1/ledger", headers=bearer(tokens.hotline))
     assert "PostgreSQL cannot be reached" in refusal(sent, 503, "database_unavailable")
     assert sent.headers["Retry-After"] == "30"
+
+
+async def test_the_courier_moves_to_a_new_webhook_secret(stack: Stack, database_url: str) -> None:
+    body = tracking("JN-ANY-2", "EA000000000CN")  # passes the signature, then an unknown waybill
+    raw = encoded(body)
+    async with running_gateway(
+        stack,
+        database_url,
+        postal_webhook_secret="the-new-secret",
+        postal_webhook_previous_secret=SECRET,
+    ) as moving:
+        for secret in ("the-new-secret", SECRET):
+            headers = signed_headers(raw, body["event_id"], secret)
+            sent = await moving.post("/v1/postal/webhooks", content=raw, headers=headers)
+            refusal(sent, 422, "unknown_waybill")
+        headers = signed_headers(raw, body["event_id"], "a-third-secret")
+        sent = await moving.post("/v1/postal/webhooks", content=raw, headers=headers)
+        assert "does not match" in refusal(sent, 401, "bad_signature")
