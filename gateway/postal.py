@@ -78,8 +78,7 @@ async def postal_webhook(
     if (first := await first_answer(door, webhook.event_id)) is not None:
         log.info("postal_webhook_repeat", event_id=webhook.event_id, case_id=first["case_id"])
         return JSONResponse(first)
-    async with door.pool.acquire() as conn:
-        problem = await waybill_problem(conn, webhook.reference, webhook.waybill_no)
+    problem = await waybill_problem(door.pool, webhook.reference, webhook.waybill_no)
     if problem is not None:
         log.info("postal_webhook_refused", event_id=webhook.event_id, error=problem.code)
         raise ApiError(422, problem.code, problem.message)
