@@ -1,5 +1,5 @@
 # The appraisal image: the Temporal worker by default; the same image runs the postal
-# emulator (and later the HTTP gateway) with another command, see docker-compose.yml.
+# emulator and the HTTP gateway with another command, see docker-compose.yml.
 #
 #   docker build -t appraisal-cases:local .
 #   docker run --rm appraisal-cases:local appraisal --help
@@ -27,6 +27,7 @@ COPY starter ./starter
 COPY schemas ./schemas
 COPY infra ./infra
 COPY postal_emulator ./postal_emulator
+COPY gateway ./gateway
 RUN pip install --no-deps .
 
 # --- runtime ---

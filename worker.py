@@ -37,7 +37,7 @@ def activities(
     pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
 ) -> list[Callable[..., Any]]:
     storage = Storage(pool, config.worker_ref_key)
-    postal = PostalActivities(http)
+    postal = PostalActivities(http, pool)
     calendar = HolidayCalendar(config.holiday_schedule_dir)
     notifications = Notifications(pool)
     experts = Experts(pool, config.worker_ref_key)

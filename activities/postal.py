@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 from pydantic import BaseModel
 from structlog.stdlib import BoundLogger
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.shipments import record_shipment
 from infra.logs import get_logger
 from schemas.events import PostalEvent, PostalStatus
 from schemas.steps import LetterRequest, Shipment
@@ -45,8 +47,9 @@ class _WireShipment(BaseModel):
 
 
 class PostalActivities:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, pool: asyncpg.Pool | None = None) -> None:
         self._http = http  # base_url and timeouts are set by the caller
+        self._pool = pool  # where each waybill is recorded for its case (None: not recorded)
 
     @activity.defn(name="send_letter")
     async def send_letter(self, request: LetterRequest) -> Shipment:
@@ -63,6 +66,14 @@ class PostalActivities:
         )
         _raise_for_answer(response, bound)
         shipment = _WireShipment.model_validate_json(response.content)
+        if self._pool is not None:  # before the case hears of it: its webhooks may come first
+            await record_shipment(
+                self._pool,
+                request.case_id,
+                request.recipient.value,
+                shipment.waybill_no,
+                request.attempt,
+            )
         bound.info(
             "letter_sent", waybill_no=shipment.waybill_no, replayed=response.status_code == 200
         )

@@ -2,7 +2,8 @@
 
 Temporal dev server (Web UI on :8233, SQLite in DATA_DIR, search attributes registered),
 PostgreSQL (DATABASE_URL or embedded in DATA_DIR/postgres), migrations, the postal emulator,
-the worker. Each part is waited for until healthy and writes to its own file in DATA_DIR/logs,
+the HTTP gateway (the emulator's webhooks go to it, signed with a secret both share), the
+worker. Each part is waited for until healthy and writes to its own file in DATA_DIR/logs,
 so the terminal keeps the banner; Ctrl-C stops them in reverse order and the data stays for
 the next run."""
 
@@ -12,6 +13,7 @@ import asyncio
 import io
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -104,10 +106,12 @@ async def main() -> None:
     temporal_port = int(config.temporal_address.rsplit(":", 1)[1])
     postal_port = urlsplit(config.postal_url).port or 80
     ui_port = config.temporal_ui_port
+    gateway_port = config.gateway_port
     for port, what in (
         (temporal_port, "Temporal"),
         (ui_port, "Temporal Web UI"),
         (postal_port, "postal emulator"),
+        (gateway_port, "HTTP gateway"),
     ):
         require_free(port, what)
     data, logs = config.data_dir.resolve(), config.data_dir.resolve() / "logs"
@@ -143,6 +147,25 @@ async def main() -> None:
             f"  ✓ PostgreSQL ({'DATABASE_URL' if config.database_url else 'embedded'}),"
             f" migrations applied: {', '.join(applied) or 'none pending'}"
         )
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        shared = {
+            "TEMPORAL_ADDRESS": address,
+            "DATABASE_URL": dsn,
+            "POSTAL_WEBHOOK_SECRET": config.postal_webhook_secret or webhook_secret(data),
+        }
+        parts.append(
+            await spawn(
+                "HTTP gateway",
+                logs / "gateway.log",
+                str(BIN / "appraisal"),
+                "gateway",
+                "--port",
+                str(gateway_port),
+                env=shared,
+            )
+        )
+        async with httpx.AsyncClient() as http:
+            await until("HTTP gateway", lambda: _ok(http, f"{gateway_url}/healthz"), parts[-1].log)
         parts.append(
             await spawn(
                 "postal emulator",
@@ -154,6 +177,9 @@ async def main() -> None:
                 str(postal_port),
                 "--state-file",
                 str(data / "postal-state.json"),
+                "--webhook-url",
+                f"{gateway_url}/v1/postal/webhooks",
+                env=shared,  # the secret, from the environment rather than the command line
             )
         )
         async with httpx.AsyncClient() as http:
@@ -170,13 +196,27 @@ async def main() -> None:
             lambda: _polled(client, config.task_queue),
             parts[-1].log,
         )
-        print(ready_banner(dsn, address, ui_port, postal_url, data, sorted(logs.iterdir())))
+        print(
+            ready_banner(
+                dsn, address, ui_port, postal_url, data, sorted(logs.iterdir()), gateway_url
+            )
+        )
         await wait_for_stop(parts)
     finally:
         print("\nstopping ...")
         await stop(parts)
         db.stop_embedded(data / "postgres")
         print(f"stopped; data kept in {data} for the next run", flush=True)
+
+
+def webhook_secret(data: Path) -> str:
+    """The secret the emulator signs webhooks with and the gateway checks them by: made once,
+    kept in DATA_DIR (owner-only), so webhooks still verify after a restart."""
+    path = data / "postal-webhook-secret"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
 
 
 def start_embedded_postgres(pgdata: Path, logs: Path) -> str:
@@ -221,7 +261,13 @@ async def wait_for_stop(parts: list[Part]) -> None:
 
 
 def ready_banner(
-    dsn: str, address: str, ui_port: int, postal_url: str, data: Path, logs: list[Path]
+    dsn: str,
+    address: str,
+    ui_port: int,
+    postal_url: str,
+    data: Path,
+    logs: list[Path],
+    gateway_url: str,
 ) -> str:
     example = json.dumps(json.loads(EXAMPLE.read_text(encoding="utf-8")), ensure_ascii=False)
     config = settings()
@@ -230,7 +276,8 @@ def ready_banner(
 ready.
   Temporal Web UI   http://127.0.0.1:{ui_port}
   Temporal server   {address}  (namespace {config.temporal_namespace}, task queue {config.task_queue})
-  postal emulator   {postal_url}
+  postal emulator   {postal_url}  (webhooks to the gateway)
+  HTTP gateway      {gateway_url}  (OpenAPI: {gateway_url}/docs)
   PostgreSQL        {masked(dsn)}
   data              {data}
 {log_lines}

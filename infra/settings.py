@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     committee_name: str = "济宁市劳动能力鉴定委员会"
     provincial_committee_name: str = "山东省劳动能力鉴定委员会"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
+    # The HTTP gateway (`appraisal gateway`). The courier signs its webhooks with this secret
+    # (shared with it out of band; `make run` keeps one in DATA_DIR); unset: webhooks refused.
+    gateway_port: int = 8000
+    postal_webhook_secret: str | None = Field(default=None, repr=False)
+    # While the courier moves to a new secret: webhooks signed with the old one still pass.
+    postal_webhook_previous_secret: str | None = Field(default=None, repr=False)
+    gateway_max_body_bytes: int = 64 * 1024
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from activities.shipments import waybill_problem
 from schemas.application import MaterialKind
 from schemas.clock import CHINA_TZ
 from schemas.events import (
@@ -45,6 +46,7 @@ from starter.app import (
     app,
     event,
     refuse,
+    run_on_db,
     send_signal,
     send_update,
 )
@@ -383,7 +385,8 @@ def postal(
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Report a postal tracking event (EMS 签收 / 退回) for a conclusion letter."""
+    """Report a postal tracking event (EMS 签收 / 退回) for a conclusion letter: refused
+    unless the waybill is a letter this system sent for the case, and as the case refuses it."""
     payload = event(
         PostalEvent,
         event_id,
@@ -394,13 +397,10 @@ def postal(
         reason=reason,
         occurred_at=at or datetime.now(CHINA_TZ).isoformat(),
     )
-    send_signal(
-        case_id,
-        AppraisalCase.postal_event,
-        payload,
-        f"postal event {status.value} sent for {waybill}",
-        as_json=as_json,
-    )
+    problem = run_on_db(lambda conn: waybill_problem(conn, case_id, waybill))
+    if problem is not None:
+        refuse(problem.message)
+    send_update(case_id, AppraisalCase.report_postal_event, payload, as_json=as_json)
 
 
 @app.command("correct-address")

@@ -31,7 +31,7 @@ from schemas.clock import CHINA_TZ
 from worker import build_worker
 from workflows import search_attributes as sa
 
-pytest_plugins = ["tests.postal_fixtures"]
+pytest_plugins = ["tests.postal_fixtures", "tests.gateway_fixtures"]
 
 BIN = Path(sys.executable).parent
 TASK_QUEUE = "appraisal-test"

@@ -211,6 +211,18 @@ class AppraisalCase:
             )
 
     @workflow.update(
+        description="A hospital reports the commissioned examination results and hears at once whether the case took them (the gateway's way; the signal's checks and effects)."
+    )
+    async def report_examination_results(self, results: ExaminationResults) -> str:
+        return await gate.apply(
+            self.case, results, examinations.check_results, examinations.on_results
+        )
+
+    @report_examination_results.validator
+    def _check_results(self, results: ExaminationResults) -> None:
+        gate.check(self.case, results, examinations.check_results)
+
+    @workflow.update(
         description="The worker refuses the commissioned examinations: this appraisal ends (当次鉴定终止)."
     )
     async def record_examination_refusal(self, refusal: ExaminationRefusal) -> str:
@@ -270,6 +282,16 @@ class AppraisalCase:
     async def postal_event(self, event: PostalEvent) -> None:
         if self.file:
             await gate.deliver(self.file, event, delivery.check_postal, delivery.on_postal_event)
+
+    @workflow.update(
+        description="A postal tracking event (EMS accepted, in transit, signed for, returned) for a conclusion letter, answered at once: accepted, or refused with the reason (the gateway's and the CLI's way; the signal's checks and effects)."
+    )
+    async def report_postal_event(self, event: PostalEvent) -> str:
+        return await gate.apply(self.case, event, delivery.check_postal, delivery.on_postal_event)
+
+    @report_postal_event.validator
+    def _check_postal(self, event: PostalEvent) -> None:
+        gate.check(self.case, event, delivery.check_postal)
 
     @workflow.update(
         description="Correct a recipient's address after the courier refused the letter; it is posted again."

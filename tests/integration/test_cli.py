@@ -146,9 +146,12 @@ async def test_a_case_from_the_cli_in_json_tables_and_china_time(stack: Stack) -
     assert status.stage is Stage.organizing and status.appointment is not None
     assert status.appointment.starts_at == now and status.appointment.place == "鉴定大厅"
 
-    # Postal news about an unknown waybill is a signal: kept, answered in JSON.
-    posted = await ok_json(stack, "postal", case_id, "--waybill", "EA000000000CN")
-    assert posted == {"case_id": case_id, "answer": "postal event delivered sent for EA000000000CN"}
+    # Postal news about a waybill this system never sent is refused (issue #9).
+    line = await failure(stack, "refused:", "postal", case_id, "--waybill", "EA000000000CN")
+    assert line == (
+        "refused: 运单 EA000000000CN 不是本系统寄出的结论书 "
+        "(waybill EA000000000CN is not a letter this system sent)"
+    )
 
     query = f"WorkflowId = '{case_id}' AND NextDeadline IS NOT NULL"
 

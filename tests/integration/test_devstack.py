@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from infra.devstack import masked, require_free
@@ -69,24 +73,36 @@ async def stop_stack(process: asyncio.subprocess.Process) -> str:
     process.send_signal(signal.SIGINT)
     assert process.stdout is not None
     rest = await asyncio.wait_for(process.stdout.read(), 60)
-    assert await process.wait() == 0
+    assert await process.wait() == 0, rest.decode()
     return rest.decode()
 
 
-async def test_make_run_starts_everything_and_keeps_data(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("temporal", "ui", "postal")}
+@pytest.fixture
+def data_home() -> Iterator[Path]:
+    """Not under pytest's tmp folders: another pytest session on this machine makes their root
+    owner-only again, and the embedded server's own user then cannot stop its server."""
+    home = Path(tempfile.mkdtemp(prefix="appraisal-devstack-"))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> None:
+    ports = {name: free_port() for name in ("temporal", "ui", "postal", "gateway")}
     env = {
         **os.environ,
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data_home / "data"),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "TEMPORAL_UI_PORT": str(ports["ui"]),
         "POSTAL_URL": f"http://127.0.0.1:{ports['postal']}",
+        "GATEWAY_PORT": str(ports["gateway"]),
     }
     env.pop("DATABASE_URL", None)  # the embedded path, as on a fresh machine
-    data = tmp_path.resolve() / "data"  # as the banner prints it
+    env.pop("POSTAL_WEBHOOK_SECRET", None)  # made once and kept in DATA_DIR
+    data = data_home.resolve() / "data"  # as the banner prints it
     logs = data / "logs"
     process, lines = await start_stack(env)
-    for part in ("Temporal server", "PostgreSQL (embedded)", "postal emulator", "worker polling"):
+    parts = ("Temporal server", "PostgreSQL (embedded)", "HTTP gateway", "postal emulator")
+    for part in (*parts, "worker polling"):
         assert any(part in line for line in lines), (part, lines)
     # Only the supervisor's own lines reach the terminal; each part writes to its file.
     assert lines[0] == f"starting the appraisal stack (data in {data}, logs in {logs}) ..."
@@ -108,10 +124,39 @@ async def test_make_run_starts_everything_and_keeps_data(tmp_path: Path) -> None
     out, err = await asyncio.wait_for(cli.communicate(), 60)
     assert cli.returncode == 0, err.decode()
     case_id = out.decode().strip()
+
+    # The gateway serves its OpenAPI; the emulator posts its webhooks to it, signed with the
+    # secret kept in DATA_DIR (a letter for no case: the gateway refuses it, and logs so).
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    secret = data / "postal-webhook-secret"
+    assert secret.stat().st_mode & 0o077 == 0 and len(secret.read_text()) == 64
+    async with httpx.AsyncClient() as http:
+        assert "/v1/postal/webhooks" in (await http.get(f"{gateway}/openapi.json")).json()["paths"]
+        letter = {
+            "reference": "JN-NO-SUCH-CASE",
+            "recipient_name": "张三",
+            "address": "山东省济宁市任城区红星中路1号",
+            "postal_code": "272000",
+            "document_ref": "letter",
+        }
+        created = await http.post(
+            f"{env['POSTAL_URL']}/v1/shipments", json=letter, headers={"Idempotency-Key": "k1"}
+        )
+        assert created.status_code == 201, created.text
+    gateway_log = logs / "gateway.log"
+
+    async def webhook_arrived() -> None:
+        while True:
+            if "postal_webhook_refused" in gateway_log.read_text(encoding="utf-8"):
+                return
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(webhook_arrived(), 30)
     rest = await stop_stack(process)
+    assert f"HTTP gateway      {gateway}  (OpenAPI: {gateway}/docs)" in rest
     assert f"http://127.0.0.1:{ports['ui']}" in rest
     assert f"data              {data}\n" in rest
-    for name in ("postal.log", "postgres.log", "temporal.log", "worker.log"):
+    for name in ("gateway.log", "postal.log", "postgres.log", "temporal.log", "worker.log"):
         assert f"log               {logs / name}\n" in rest, rest
     assert f"stopped; data kept in {data} for the next run" in rest
 

@@ -30,7 +30,15 @@ REGISTER_SCRIPT = ROOT / "deploy" / "temporal" / "register-search-attributes.sh"
 DB_INIT_SCRIPT = ROOT / "deploy" / "postgres" / "10-create-databases.sh"
 
 ONE_SHOT = "temporal-search-attributes"
-SERVICES = {"postgres", "temporal", ONE_SHOT, "temporal-ui", "worker", "postal-emulator"}
+SERVICES = {
+    "postgres",
+    "temporal",
+    ONE_SHOT,
+    "temporal-ui",
+    "worker",
+    "postal-emulator",
+    "gateway",
+}
 
 # check-jsonschema vendors the Compose Specification's JSON Schema.
 SCHEMA = ("--builtin-schema", "vendor.compose-spec")
@@ -227,6 +235,7 @@ def test_one_namespace_everywhere(compose: Compose) -> None:
         environment(defined["temporal"])["DEFAULT_NAMESPACE"],
         environment(defined[ONE_SHOT])["TEMPORAL_NAMESPACE"],
         environment(defined["worker"])["TEMPORAL_NAMESPACE"],
+        environment(defined["gateway"])["TEMPORAL_NAMESPACE"],
         environment(defined["temporal-ui"])["TEMPORAL_DEFAULT_NAMESPACE"],
     }
     assert len(namespaces) == 1, namespaces
@@ -252,6 +261,65 @@ def test_postal_emulator_is_staging_only_and_healthchecked(compose: Compose) -> 
     assert emulator.get("profiles"), "the emulator must not start in production by default"
     assert command(emulator)[:3] == ["python", "-m", "postal_emulator"]
     assert "/healthz" in " ".join(emulator["healthcheck"]["test"])
+
+
+def gateway_problems(compose: Compose) -> list[str]:
+    """The gateway reaches Temporal and PostgreSQL, is published on the port it listens on,
+    is health-checked, and the emulator's webhooks go to it signed with the same secret."""
+    defined = services(compose)
+    gateway, emulator = defined["gateway"], defined["postal-emulator"]
+    problems = []
+    args = command(gateway)
+    if args[:2] != ["appraisal", "gateway"] or "--port" not in args:
+        problems.append(f"gateway: command {args} is not `appraisal gateway --port N`")
+        return problems
+    port = args[args.index("--port") + 1]
+    env = environment(gateway)
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL", "POSTAL_WEBHOOK_SECRET"):
+        if not env.get(name):
+            problems.append(f"gateway: {name} is not set")
+    hosts = {
+        interpolate(env.get("TEMPORAL_ADDRESS") or "").rsplit(":", 1)[0],
+        urlsplit(interpolate(env.get("DATABASE_URL") or "")).hostname,
+    }
+    if not hosts <= set(defined):
+        problems.append(f"gateway: {hosts - set(defined)} is no service of this file")
+    published = [interpolate(str(p)).rsplit(":", 1)[-1] for p in gateway.get("ports") or []]
+    if published != [port]:
+        problems.append(f"gateway: publishes {published}, listens on {port}")
+    if not has_healthcheck(gateway) or "/healthz" not in " ".join(gateway["healthcheck"]["test"]):
+        problems.append("gateway: no /healthz healthcheck")
+    for needed in ("postgres", "temporal"):
+        if depends_on(gateway).get(needed) != "service_healthy":
+            problems.append(f"gateway: does not wait for {needed} to be healthy")
+    emulator_args = command(emulator)
+    hook = (
+        urlsplit(emulator_args[emulator_args.index("--webhook-url") + 1])
+        if "--webhook-url" in emulator_args
+        else None
+    )
+    if hook is None or (hook.hostname, str(hook.port), hook.path) != (
+        "gateway",
+        port,
+        "/v1/postal/webhooks",
+    ):
+        problems.append("postal-emulator: webhooks do not go to the gateway's /v1/postal/webhooks")
+    if environment(emulator).get("POSTAL_WEBHOOK_SECRET") != env.get("POSTAL_WEBHOOK_SECRET"):
+        problems.append("postal-emulator: signs with another secret than the gateway checks")
+    return problems
+
+
+def test_gateway_is_wired_to_its_services_and_the_courier(compose: Compose) -> None:
+    assert gateway_problems(compose) == []
+
+
+def test_the_image_holds_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    packages = re.search(r"include = \[([^\]]*)\]", pyproject)
+    assert packages
+    for package in re.findall(r'"(\w+)\*"', packages.group(1)):
+        assert f"COPY {package} ./{package}" in dockerfile, package
 
 
 def test_ui_allows_starting_workflows(compose: Compose) -> None:
@@ -282,6 +350,15 @@ def test_checks_catch_a_broken_copy(compose: Compose, tmp_path: Path) -> None:
     assert "worker: image 'appraisal-cases:latest' is not pinned (:latest)" in problems
     assert any(p.startswith("worker waits for postgres") for p in healthcheck_problems(broken))
     assert sorted(registered_attributes(broken)) != sorted(expected_attributes())
+
+    defined["gateway"]["ports"] = ["8000:9000"]
+    defined["postal-emulator"]["environment"]["POSTAL_WEBHOOK_SECRET"] = "another"
+    problems = gateway_problems(broken)
+    assert "gateway: publishes ['9000'], listens on 8000" in problems
+    assert "postal-emulator: signs with another secret than the gateway checks" in problems
+    defined["gateway"]["command"] = ["appraisal", "gateway", "--port", "9000"]
+    problems = gateway_problems(broken)
+    assert any(p.startswith("postal-emulator: webhooks do not go") for p in problems)
 
     defined["worker"]["enviroment"] = defined["worker"].pop("environment")  # a typo
     broken_file = tmp_path / "docker-compose.yml"

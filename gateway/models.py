@@ -1,0 +1,102 @@
+"""What other systems send and get back. The sender is never taken from the body: it is the
+authenticated client (or, for postal webhooks, the courier that signed)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+
+from schemas.clock import CHINA_TZ
+from schemas.events import PostalStatus, Reason
+from schemas.steps import Recipient
+
+STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+# The client's own id for the event: a repeat with the same id is the same event. It is sent
+# to the case as "<client id>:<event id>", so two clients never collide.
+ClientEventId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[\w.-]+$",
+        description="your id for this event; repeat it to retry safely",
+    ),
+]
+CaseId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+class CaseAnswer(BaseModel):
+    case_id: str
+    event_id: str = Field(description="the event id as the case knows it")
+    answer: str = Field(description="the case's answer")
+
+
+class PostalWebhook(BaseModel):
+    """A courier's tracking event (the body the courier signs)."""
+
+    # Fields the courier adds later are ignored, not refused: its format is not ours.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, hide_input_in_errors=True)
+
+    event_id: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
+    reference: CaseId = Field(description="our case id, given with the shipment")
+    waybill_no: Annotated[str, Field(min_length=4, max_length=40)]
+    status: PostalStatus
+    occurred_at: AwareDatetime
+    signer: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class ExaminationResultsIn(BaseModel):
+    """A hospital's results of the examinations the panel commissioned."""
+
+    model_config = STRICT
+    event_id: ClientEventId
+    summary: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReAppraisalIn(BaseModel):
+    """A party's request for re-appraisal (再次鉴定), as the committee received it."""
+
+    model_config = STRICT
+    event_id: ClientEventId
+    requested_by: Recipient = Field(description="worker or employer: whose window applies")
+    received_on: date | None = None
+    posted_on: date | None = Field(default=None, description="邮戳日期 of a mailed request")
+    reason: Reason
+
+
+class LedgerPhase(StrEnum):
+    before = "before"  # 事前 prevention
+    during = "during"  # 事中 explanation
+    after = "after"  # 事后 follow-up
+
+
+class LedgerEntryIn(BaseModel):
+    """A hard question (疑难问题) for the ledger."""
+
+    model_config = STRICT
+    event_id: ClientEventId
+    phase: LedgerPhase = Field(
+        description="before (prevention), during (explanation), after (follow-up)"
+    )
+    topic: Annotated[str, Field(min_length=1, max_length=100)]
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    case_id: CaseId | None = Field(default=None, description="the case it is about, if any")
+
+
+class LedgerEntry(BaseModel):
+    id: int
+    client_id: str
+    event_id: str
+    phase: LedgerPhase
+    topic: str
+    text: str
+    case_id: str | None
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _china_time(self, value: datetime) -> str:
+        return value.astimezone(CHINA_TZ).isoformat()  # as every time the system shows
