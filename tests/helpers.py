@@ -129,7 +129,11 @@ async def search_attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     """The case's search attributes by name; an unset one is absent."""
     raw = await describe_raw(handle)
     fields = raw.workflow_execution_info.search_attributes.indexed_fields
-    found = {name: json.loads(payload.data) for name, payload in fields.items()}
+    found = {
+        name: json.loads(payload.data)
+        for name, payload in fields.items()
+        if payload.metadata.get("encoding") != b"binary/null"  # unset (a closed case's)
+    }
     return {name: value for name, value in found.items() if value is not None}
 
 

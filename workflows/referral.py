@@ -9,6 +9,8 @@ final, and closes with it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -26,6 +28,7 @@ class ProvincialReferral:
         self.file = file
         self.requests = [file.request]
         self.conclusion: ProvincialConclusion | None = None
+        self.concluded_at: datetime | None = None
 
     @workflow.run
     async def run(self, file: ReferralFile) -> ReferralStatus:
@@ -43,6 +46,7 @@ class ProvincialReferral:
             file=self.file,
             requests=list(self.requests),
             conclusion=self.conclusion.outcome if self.conclusion else None,
+            concluded_at=self.concluded_at,
         )
 
     @workflow.signal(
@@ -57,7 +61,7 @@ class ProvincialReferral:
         description="The provincial committee's conclusion (final): the referral closes."
     )
     def record_conclusion(self, conclusion: ProvincialConclusion) -> str:
-        self.conclusion = conclusion
+        self.conclusion, self.concluded_at = conclusion, workflow.now()
         self.show()
         return f"再次鉴定结论已记录: {conclusion.outcome.label()} (the provincial conclusion is recorded)"
 

@@ -44,10 +44,8 @@ async def webhook(case: Driver, event: PostalEvent) -> None:
 
 
 def waybill(status: CaseStatus, recipient: Recipient) -> str:
-    """The recipient's letter in the post now."""
-    (state,) = [d for d in status.deliveries if d.recipient is recipient]
-    assert state.waybill_no is not None
-    return state.waybill_no
+    """The recipient's latest letter."""
+    return [s.waybill_no for s in status.shipments if s.recipient is recipient][-1]
 
 
 def delivery(status: CaseStatus, recipient: Recipient) -> Any:

@@ -58,6 +58,11 @@ def check_request(case: CaseFile, request: ReAppraisalRequest) -> None:
             "posted_on not after received_on)"
         )
     party = request.requested_by
+    if any(r.requested_by is party for r in case.re_appraisals):
+        raise ValueError(
+            f"{ROLES[party]}已申请再次鉴定, 已移送 {case.referral_id} "
+            f"({party.value} applied already: referred to {case.referral_id})"
+        )
     track = case.deliveries[party]
     if track.delivered_on is not None and track.window_end is not None:
         assert case.policy is not None
@@ -67,11 +72,6 @@ def check_request(case: CaseFile, request: ReAppraisalRequest) -> None:
             track.delivered_on, track.window_end, days, applied, posted
         ):
             raise ValueError(f"{ROLES[party]}: {problem}")
-    if any(r.requested_by is party for r in case.re_appraisals):
-        raise ValueError(
-            f"{ROLES[party]}已申请再次鉴定, 已移送 {case.referral_id} "
-            f"({party.value} applied already: referred to {case.referral_id})"
-        )
 
 
 async def request(case: CaseFile, request: ReAppraisalRequest) -> str:

@@ -66,10 +66,13 @@ async def deliver_to(case: CaseFile, recipient: Recipient) -> None:
         shipment = await post_letter(case, recipient)
         track.waybill_no, track.posted_on = shipment.waybill_no, today()
         track.heard_at = workflow.now()
-        if shipment.status is PostalStatus.delivered and shipment.delivered_at:
-            # A replayed create found the letter already signed for (a crash in between).
+        # Tracking news may have come while the letter was being recorded; else a replayed
+        # create may find it signed for or back already (a crash in between).
+        back = any(r.waybill_no == shipment.waybill_no for r in track.returns)
+        if shipment.status is PostalStatus.delivered and not track.delivered_on:
+            assert shipment.delivered_at is not None
             track.delivered_on = shipment.delivered_at.astimezone(CHINA_TZ).date()
-        elif shipment.status is PostalStatus.returned:
+        elif shipment.status is PostalStatus.returned and not back:
             shipment.status = PostalStatus.accepted  # why it came back is read from its tracking
         await apply_early(case, shipment.waybill_no)
         await follow(case, track, shipment)
