@@ -276,7 +276,7 @@ class AppraisalCase:
             await gate.deliver(self.file, event, delivery.check_postal, delivery.on_postal_event)
 
     @workflow.update(
-        description="Correct a recipient's address after the courier refused the letter; it is posted again."
+        description="Correct a recipient's address after the courier refused the letter, or after it came back (never to an address a letter came back from); it is posted again."
     )
     async def correct_address(self, correction: AddressCorrection) -> str:
         return await gate.apply(
