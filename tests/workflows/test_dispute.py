@@ -164,3 +164,29 @@ async def test_a_request_in_the_window_starts_the_linked_provincial_case(
         "re_appraisal.referred",
     )
     assert outbox and dict(outbox) == {"channel": "letter", "recipient": "provincial_committee"}
+
+
+async def test_a_re_appraisal_conclusion_is_final_no_window_no_request(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
+) -> None:
+    async with case_env(china(2026, 11, 10)) as env:
+        case = await Driver.start(env, example("re_appraisal"))
+        await case.attend()
+        status = await case.conclude()
+        await sign(case, postal_http, status, Recipient.worker)
+        refusal = await refused(
+            case, AppraisalCase.request_re_appraisal, re_appraisal(Recipient.worker)
+        )
+        assert "最终结论" in refusal
+        await sign(case, postal_http, status, Recipient.employer)
+        # Archived once delivered, without waiting out a window: result() skips no time.
+        archived = await case.until(lambda s: s.stage is Stage.archived)
+    assert archived.closed is CloseReason.delivered
+    assert all(d.dispute_window_ends is None for d in archived.deliveries)
+    kinds = [
+        r["kind"]
+        for r in await db_pool.fetch(
+            "SELECT kind FROM case_events WHERE case_id = $1", case.handle.id
+        )
+    ]
+    assert "dispute_window.ended" not in kinds
