@@ -21,6 +21,7 @@ from schemas.steps import Recipient, Stage
 from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, china, example, new_id, refused
+from tests.postal_fixtures import PostalFaults
 from workflows.case import AppraisalCase
 from workflows.clocks import end_of
 
@@ -74,7 +75,10 @@ async def letters_posted(http: httpx.AsyncClient, case_id: str) -> int:
 
 
 async def test_returned_corrected_returned_again_public_notice_then_deemed_delivered(
-    case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
+    case_env: CaseEnv,
+    db_pool: asyncpg.Pool,
+    postal_http: httpx.AsyncClient,
+    postal_faults: PostalFaults,
 ) -> None:
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
@@ -105,6 +109,7 @@ async def test_returned_corrected_returned_again_public_notice_then_deemed_deliv
         same.address = example("initial_complete").worker.address
         assert "不再寄往同一地址" in await refused(case, AppraisalCase.correct_address, same)
         fix = correction(new_id("addr"))
+        await postal_faults.set(fail_next=2)  # the courier is down: the post is retried
         assert "attempt 2" in await case.update(AppraisalCase.correct_address, fix)
         again = await case.handle.execute_update(AppraisalCase.correct_address, fix, id=new_id("u"))
         assert str(again).startswith("重复事件")

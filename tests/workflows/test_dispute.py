@@ -79,6 +79,10 @@ async def test_the_case_archives_after_the_later_window_and_refuses_a_late_reque
         assert f"收到结论 {worker.delivered_on}" in late
         assert f"期限届满 {worker.dispute_window_ends}" in late
         assert f"本申请受理于 {await today(case)}" in late and "职工" in late
+        tomorrow = re_appraisal(Recipient.employer, received_on=await today(case) + timedelta(1))
+        assert "收到日期不能晚于今天" in await refused(
+            case, AppraisalCase.request_re_appraisal, tomorrow
+        )
         await case.skip_to(end_of(employer.dispute_window_ends) - timedelta(hours=1))
         assert (await case.status()).stage is Stage.archiving
         final = await case.result()

@@ -50,24 +50,33 @@ async def correct_address(case: CaseFile, correction: AddressCorrection) -> str:
     recipient = correction.recipient
     attempt = case.letter_attempts.get(recipient, 1) + 1
     returned = recipient not in case.rejected  # else the courier refused to take it
-    # Changed before anything awaits, so the wait for a correction and its timeout never
-    # both act (letters.py).
-    case.addresses[recipient] = correction.address
-    case.letter_attempts[recipient] = attempt
-    if returned:
-        case.deliveries[recipient].awaiting_until = None
-    else:
-        del case.rejected[recipient]
     data = {"recipient": recipient.value, "reason": correction.reason, "attempt": attempt}
+    if case.full_delivery:
+        # Changed before anything awaits, so the wait for a correction and its timeout
+        # never both act (letters.py).
+        use_address(case, correction, attempt)
+    key = f"address.corrected:{correction.event_id}"
     await record_event(
         case,
-        f"address.corrected:{correction.event_id}",
+        key,
         EventKind.address_corrected,  # the address itself stays out of the log
         correction.actor,
         {**data, "after": "returned"} if returned else data,
     )
+    if not case.full_delivery:  # as before: posted again once the correction is recorded
+        use_address(case, correction, attempt)
     show(case)
     return f"address corrected: the letter to {recipient.value} is posted again (attempt {attempt})"
+
+
+def use_address(case: CaseFile, correction: AddressCorrection, attempt: int) -> None:
+    recipient = correction.recipient
+    case.addresses[recipient] = correction.address
+    case.letter_attempts[recipient] = attempt
+    if recipient in case.rejected:
+        del case.rejected[recipient]
+    else:
+        case.deliveries[recipient].awaiting_until = None
 
 
 def apply_postal(case: CaseFile, event: PostalEvent) -> bool:

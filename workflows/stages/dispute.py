@@ -151,7 +151,7 @@ async def run(case: CaseFile) -> None:
     """Wait for the later dispute window to end, or a referral; then the case may archive."""
     if has_window(case) and case.referral_id is None:
         ends = [t.window_end for t in case.deliveries.values() if t.window_end is not None]
-        last = clocks.end_of(max(ends))
+        last = clocks.end_of(max(ends, default=today()))
         if last > workflow.now():
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
