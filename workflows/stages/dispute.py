@@ -38,13 +38,23 @@ def request_date(request: ReAppraisalRequest) -> tuple[date, bool]:
 
 
 def check_request(case: CaseFile, request: ReAppraisalRequest) -> None:
-    if not case.full_delivery or case.conclusion_document is None or not case.deliveries:
+    if not case.full_delivery:
+        raise ValueError(
+            "本案启动于再次鉴定申请登记功能之前, 请将申请转交省劳动能力鉴定委员会 (this case "
+            "predates re-appraisal requests on the case: forward the request to the province)"
+        )
+    if case.conclusion_document is None or not case.deliveries:
         raise ValueError(
             "结论书尚未寄出, 尚不能申请再次鉴定 (the conclusion letter is not sent yet)"
         )
     if not has_window(case):
         raise ValueError(
             "再次鉴定结论为最终结论, 不能再申请再次鉴定 (a re-appraisal's conclusion is final)"
+        )
+    if case.closed is CloseReason.referred:
+        raise ValueError(
+            f"本案已移送 {case.referral_id}, 请向省劳动能力鉴定委员会提出 (referred to "
+            f"{case.referral_id}: apply to the provincial committee)"
         )
     if case.closed is not None:
         ends = ", ".join(f"{ROLES[r]} {t.window_end}" for r, t in case.deliveries.items())
