@@ -15,7 +15,7 @@ from temporalio import workflow
 from workflows import clocks
 from workflows.case_file import CaseFile, address_key
 from workflows.records import enter_stage, log, record_event, send_notice, show
-from workflows.stages import letters
+from workflows.stages import letters, notice
 from workflows.stages.post import check_postal as check_postal  # the gate's rule, shared
 from workflows.stages.post import post_letter, record_postal
 
@@ -111,7 +111,7 @@ async def run(case: CaseFile) -> None:
     await send_notice(case, "benefits_agency.copy")  # queued when the conclusion was issued
     if case.full_delivery:  # each recipient's letter followed to its delivery date
         await start_delivery_clock(case)
-        watching = asyncio.create_task(watch_delivery(case, lambda: letters.breach(case)))
+        watching = asyncio.create_task(watch_delivery(case, lambda: notice.breach(case)))
         await letters.deliver(case)
         await watching
         await letters.record_completed(case)

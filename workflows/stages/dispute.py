@@ -21,7 +21,8 @@ from workflows import search_attributes as sa
 from workflows.case_file import CaseFile
 from workflows.records import notify, record_event, show
 from workflows.referral import ProvincialReferral
-from workflows.stages.letters import ROLES, WINDOW_CLOCKS, has_window
+from workflows.stages.letters import WINDOW_CLOCKS, has_window
+from workflows.stages.notice import ROLES
 
 with workflow.unsafe.imports_passed_through():
     from schemas.clock import today

@@ -26,30 +26,25 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import clocks, gate
 from workflows.case_file import CaseFile, Delivery, address_key
-from workflows.records import ACTIVITY_OPTIONS, log, notify, record_event, show
+from workflows.records import log, notify, record_event, show
+from workflows.stages.notice import ROLES, public_notice
 from workflows.stages.post import check_postal, letter_to, post_letter, record_postal
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notices import PublicNotices
     from activities.postal import PostalActivities
     from schemas.application import CaseType
     from schemas.clock import CHINA_TZ, china_text, today
-    from schemas.delivery import LetterReturn, NoticeRequest
+    from schemas.delivery import LetterReturn
     from schemas.events import PostalEvent
-    from schemas.steps import Recipient, Shipment, Stage
+    from schemas.steps import Recipient, Shipment
     from schemas.vocabulary import ClockName, EventKind, Party, PostalStatus
     from schemas.workdays import DayUnit
 
 SETTLED = (PostalStatus.delivered, PostalStatus.returned)
-NOTICE_CLOCKS = {
-    Recipient.worker: ClockName.public_notice_worker,
-    Recipient.employer: ClockName.public_notice_employer,
-}
 WINDOW_CLOCKS = {
     Recipient.worker: ClockName.dispute_window_worker,
     Recipient.employer: ClockName.dispute_window_employer,
 }
-ROLES = {Recipient.worker: "职工", Recipient.employer: "用人单位"}
 # A courier that cannot answer is asked again at the next poll, not held up for.
 TRACKING_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 
@@ -222,60 +217,6 @@ async def another_address(case: CaseFile, recipient: Recipient, track: Delivery)
         return False
 
 
-async def public_notice(case: CaseFile, recipient: Recipient, track: Delivery) -> None:
-    """公告送达: publish, then deemed delivered when the notice period has run."""
-    assert case.policy is not None and case.concluded_on and case.conclusion_document
-    published_at = workflow.now()
-    deemed = await clocks.due(today(), case.policy.public_notice_days, DayUnit.calendar_days)
-    app = case.application
-    notice = await workflow.execute_activity_method(
-        PublicNotices.publish_notice,
-        NoticeRequest(
-            case_id=case.case_id,
-            stage=Stage.delivery,
-            recipient=recipient,
-            recipient_name=app.worker.name if recipient is Recipient.worker else app.employer.name,
-            concluded_on=case.concluded_on,
-            conclusion_document=case.conclusion_document,
-            returns=[r.reason for r in track.returns],
-            published_at=published_at,
-            deemed_delivered_on=deemed.due,
-            days=case.policy.public_notice_days,
-            dispute_window_days=case.policy.dispute_window_days,
-        ),
-        summary=f"公告送达 {recipient.value} (publish the public notice)",
-        **ACTIVITY_OPTIONS,
-    )
-    track.notice = notice
-    clock = NOTICE_CLOCKS[recipient]
-    clocks.start_clock(case, clock, deemed, remind=False)
-    data = {
-        "recipient": recipient.value,
-        "place": notice.place,
-        "published_at": notice.published_at.isoformat(),
-        "deemed_delivered_on": notice.deemed_delivered_on.isoformat(),
-        "document": notice.document_id,
-        "sha256": notice.sha256,
-        "returns": [r.reason for r in track.returns],
-    }
-    key = f"notice.published:{recipient.value}"
-    await record_event(case, key, EventKind.notice_published, "system", data)
-    subject = f"案件 {case.case_id} {ROLES[recipient]}结论书公告送达, {deemed.due} 视为送达 (public notice)"
-    await notify(case, key, Party.case_officer, subject, data)
-    show(case)
-    await workflow.sleep(
-        case.clocks[clock].due_at - workflow.now(),
-        summary=f"{clock.label} 届满 {deemed.due} 24:00 北京时间 (deemed delivered)",
-    )
-    track.delivered_on, track.deemed = deemed.due, True
-    clocks.stop_clock(case, clock)
-    data = {"recipient": recipient.value, "delivered_on": deemed.due.isoformat()}
-    key = f"delivery.deemed:{recipient.value}"
-    await record_event(case, key, EventKind.delivery_deemed, "system", data)
-    subject = f"案件 {case.case_id} {ROLES[recipient]}结论书公告期满, 视为送达 (deemed delivered)"
-    await notify(case, key, Party.case_officer, subject, data)
-
-
 def has_window(case: CaseFile) -> bool:
     """再次鉴定的结论为最终结论: a re-appraisal's conclusion opens no dispute window."""
     return case.full_delivery and case.application.case_type is not CaseType.re_appraisal
@@ -293,21 +234,6 @@ async def open_window(case: CaseFile, recipient: Recipient) -> None:
     )
     track.window_end = window.due
     clocks.start_clock(case, WINDOW_CLOCKS[recipient], window, remind=False)
-
-
-def breach(case: CaseFile) -> str:
-    """Why the delivery limit passed: a letter under public notice is delivered late by law."""
-    notices = [
-        f"{ROLES[r]} {t.notice.deemed_delivered_on}"
-        for r, t in case.deliveries.items()
-        if t.notice is not None and t.delivered_on is None
-    ]
-    if notices:
-        return (
-            "公告送达中, 视为送达日 " + ", ".join(notices) + " (public notice: the letter is "
-            "delivered when the notice period ends, after the delivery limit)"
-        )
-    return "结论书未送达"
 
 
 async def record_completed(case: CaseFile) -> None:
