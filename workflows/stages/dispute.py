@@ -86,7 +86,9 @@ def check_request(case: CaseFile, request: ReAppraisalRequest) -> None:
 
 
 async def request(case: CaseFile, request: ReAppraisalRequest) -> str:
-    case.re_appraisals.append(request)
+    """Record the request, then refer it (or add it to the referral). Only a referred request
+    counts as made: if the provincial case cannot be started, the same request may be sent
+    again."""
     applied, posted = request_date(request)
     track = case.deliveries[request.requested_by]
     data = {
@@ -102,12 +104,15 @@ async def request(case: CaseFile, request: ReAppraisalRequest) -> str:
     if case.referral_id is not None:  # the other party's request joins the referral
         referral = workflow.get_external_workflow_handle(case.referral_id)
         await referral.signal(ProvincialReferral.add_request, request)
+        case.re_appraisals.append(request)
         show(case)
         return (
             f"再次鉴定申请已登记, 转送已移送的省级案件 {case.referral_id} "
             f"(re-appraisal request recorded and added to the referral {case.referral_id})"
         )
-    return await refer(case, request)
+    answer = await refer(case, request)
+    case.re_appraisals.append(request)
+    return answer
 
 
 async def refer(case: CaseFile, request: ReAppraisalRequest) -> str:
