@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.archive import Archive
 from activities.documents import Documents
 from activities.experts import Experts
+from activities.notices import PublicNotices
 from activities.notifications import Notifications
 from activities.policy import Policies
 from activities.postal import PostalActivities
@@ -29,6 +30,7 @@ from infra.process import run_and_exit
 from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
 from workflows.case import AppraisalCase
+from workflows.referral import ProvincialReferral
 
 log = logs.get_logger("worker")
 
@@ -41,6 +43,9 @@ def activities(
     calendar = HolidayCalendar(config.holiday_schedule_dir)
     notifications = Notifications(pool)
     experts = Experts(pool, config.worker_ref_key)
+    notices = PublicNotices(
+        pool, config.committee_name, config.provincial_committee_name, config.public_notice_place
+    )
     return [
         storage.register_case,
         storage.record_stage,
@@ -58,6 +63,7 @@ def activities(
         Archive(pool).archive_case,
         postal.send_letter,
         postal.track_shipment,
+        notices.publish_notice,
     ]
 
 
@@ -67,7 +73,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=config.task_queue,
-        workflows=[AppraisalCase],
+        workflows=[AppraisalCase, ProvincialReferral],
         activities=activities(pool, http, config),
         interceptors=[CaseLogContext()],
     )

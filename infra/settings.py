@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # Printed on the conclusion letter: this committee, and where a re-appraisal is applied for.
     committee_name: str = "济宁市劳动能力鉴定委员会"
     provincial_committee_name: str = "山东省劳动能力鉴定委员会"
+    # Where the committee publishes a public notice (公告送达) of an undeliverable letter.
+    public_notice_place: str = "济宁市劳动能力鉴定委员会公告栏及济宁市人力资源和社会保障局网站"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     # The HTTP gateway (`appraisal gateway`). The courier signs its webhooks with this secret
     # (shared with it out of band; `make run` keeps one in DATA_DIR); unset: webhooks refused.

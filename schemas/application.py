@@ -136,6 +136,9 @@ class Worker(BaseModel):
     citizen_id: CitizenId
     mobile: Mobile
     address: Address
+    other_address: Address | None = Field(
+        default=None, description="另一已知地址: tried when the letter to `address` comes back"
+    )
 
 
 class Employer(BaseModel):
@@ -145,6 +148,9 @@ class Employer(BaseModel):
     credit_code: CreditCode
     address: Address
     contact_mobile: Mobile | None = None
+    other_address: Address | None = Field(
+        default=None, description="另一已知地址: tried when the letter to `address` comes back"
+    )
 
 
 class Applicant(BaseModel):

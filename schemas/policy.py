@@ -54,6 +54,11 @@ class DeadlinePolicy(BaseModel):
     delivery_days: Days = 15
     public_notice_days: Days = 30
     dispute_window_days: Days = 15
+    # A letter with no tracking news for this long is looked up at the courier (a lost webhook).
+    tracking_poll_hours: Annotated[int, Field(ge=1, le=720)] = 12
+    # A returned letter with no other known address waits this long for the office's
+    # corrected address, then goes to public notice.
+    address_correction_days: Days = 5
     re_appraisal_window_days: Days = 15
     review_after_years: Annotated[int, Field(ge=1, le=10)] = 1
     examination_wait_days: Days = 15

@@ -15,6 +15,7 @@ from schemas.application import (
     Jurisdiction,
     MaterialKind,
 )
+from schemas.delivery import DeliveryState
 from schemas.outcome import Outcome
 from schemas.steps import Appointment, Panel, Recusal, Shipment, Stage
 from schemas.vocabulary import ClockName, CloseReason
@@ -68,3 +69,7 @@ class CaseStatus(BaseModel):
     deliberations: int = 0
     conclusion_document: str | None = None
     recusals: list[Recusal] = Field(default_factory=list)  # granted at a party's request (回避)
+    # Delivery in full (patch full-delivery): each recipient's letter, and the provincial
+    # case a re-appraisal request was referred to (再次鉴定).
+    deliveries: list[DeliveryState] = Field(default_factory=list)
+    referral_id: str | None = None

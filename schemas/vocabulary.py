@@ -66,7 +66,13 @@ class EventKind(StrEnum):
     postal_in_transit = "postal.in_transit"
     postal_delivered = "postal.delivered"
     postal_returned = "postal.returned"
+    address_other = "address.other"  # a returned letter goes to the other known address
+    notice_published = "notice.published"  # 公告送达: published after a second return
+    delivery_deemed = "delivery.deemed"  # 视为送达: the public notice period ran out
     delivery_completed = "delivery.completed"
+    dispute_window_ended = "dispute_window.ended"  # 申请再次鉴定期限届满: nobody disputed
+    re_appraisal_requested = "re_appraisal.requested"
+    re_appraisal_referred = "re_appraisal.referred"  # 移送省劳动能力鉴定委员会
     case_archived = "case.archived"
 
 
@@ -81,6 +87,11 @@ class ClockName(StrEnum):
     attendance = "attendance"
     examination = "examination"
     delivery = "delivery"
+    # One per recipient: the public notice period (公告期) and the dispute window.
+    public_notice_worker = "public_notice_worker"
+    public_notice_employer = "public_notice_employer"
+    dispute_window_worker = "dispute_window_worker"
+    dispute_window_employer = "dispute_window_employer"
 
     @property
     def label(self) -> str:
@@ -96,6 +107,10 @@ CLOCK_LABELS = {
     ClockName.attendance: "到场情况录入期限",
     ClockName.examination: "委托检查结果期限",
     ClockName.delivery: "结论书送达期限",
+    ClockName.public_notice_worker: "职工公告送达期间",
+    ClockName.public_notice_employer: "用人单位公告送达期间",
+    ClockName.dispute_window_worker: "职工申请再次鉴定期限",
+    ClockName.dispute_window_employer: "用人单位申请再次鉴定期限",
 }
 
 
@@ -109,6 +124,7 @@ class Party(StrEnum):
     benefits_agency = "benefits_agency"  # 社会保险经办机构
     provincial_agency = "provincial_agency"  # 省社会保险经办机构: 就近办 cases' copy
     hospital = "hospital"  # a commissioned hospital, named in the message
+    provincial_committee = "provincial_committee"  # 省劳动能力鉴定委员会: re-appraisal referrals
 
 
 class Channel(StrEnum):
@@ -127,6 +143,7 @@ CHANNELS = {
     Party.benefits_agency: Channel.benefits_agency,
     Party.provincial_agency: Channel.benefits_agency,
     Party.hospital: Channel.letter,
+    Party.provincial_committee: Channel.letter,
 }
 
 
@@ -137,6 +154,7 @@ class CloseReason(StrEnum):
     refused = "refused"  # 不予受理 (duplicate or ineligible)
     abandoned = "abandoned"  # 视为放弃申请 (supplement deadline passed)
     terminated = "terminated"  # 当次鉴定终止 (no-show, refused examinations)
+    referred = "referred"  # 再次鉴定申请移送省劳动能力鉴定委员会 (after delivery)
 
     @property
     def label(self) -> str:
@@ -148,6 +166,7 @@ CLOSE_LABELS = {
     CloseReason.refused: "不予受理",
     CloseReason.abandoned: "视为放弃申请",
     CloseReason.terminated: "鉴定终止",
+    CloseReason.referred: "已移送再次鉴定",
 }
 
 

@@ -226,6 +226,7 @@ def describe(current: CaseStatus) -> str:
             for s in current.shipments
         ],
     )
+    lines += delivery_lines(current)
     if current.closed_reason:
         lines.append(f"closed: {current.closed_reason}")
     if current.archive_sha256:
@@ -234,6 +235,35 @@ def describe(current: CaseStatus) -> str:
         lines.append("pending")
         lines += [f"  - {action}" for action in current.pending_actions]
     return "\n".join(lines)
+
+
+def delivery_lines(current: CaseStatus) -> list[str]:
+    """Delivery in full: each recipient's letter to its delivery date, public notices, the
+    dispute windows and the referral."""
+    lines = section(
+        "delivery",
+        ["to", "attempt", "delivered", "how", "returned", "dispute window ends"],
+        [
+            [
+                d.recipient.value,
+                d.attempt,
+                d.delivered_on,
+                ("deemed (公告)" if d.deemed else "signed") if d.delivered_on else None,
+                "; ".join(r.reason for r in d.returns) or None,
+                d.dispute_window_ends,
+            ]
+            for d in current.deliveries
+        ],
+    )
+    for d in current.deliveries:
+        if notice := d.public_notice:
+            lines.append(
+                f"public notice ({d.recipient.value}): {china_time(notice.published_at)}, "
+                f"{notice.place}; deemed delivered {notice.deemed_delivered_on}"
+            )
+    if current.referral_id:
+        lines.append(f"re-appraisal referred to the province: {current.referral_id}")
+    return lines
 
 
 def section(title: str, headers: list[str], rows: list[list[Any]]) -> list[str]:

@@ -29,6 +29,7 @@ from schemas.events import (
     PanelRedraw,
     PostalEvent,
     PostalStatus,
+    ReAppraisalRequest,
     RecusalRequest,
     Reschedule,
     ReviewLayer,
@@ -406,7 +407,7 @@ def postal(
 @app.command("correct-address")
 def correct_address(
     case_id: str,
-    recipient: Annotated[Recipient, typer.Option(help="whose letter the courier refused")],
+    recipient: Annotated[Recipient, typer.Option(help="whose letter was refused or came back")],
     address: Annotated[str, typer.Option(help="the corrected address, 省市区街道门牌")],
     postal_code: Annotated[str, typer.Option(help="six digits")],
     reason: Reason,
@@ -414,9 +415,42 @@ def correct_address(
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
-    """Correct a recipient's address after the courier refused the letter; it is posted again."""
+    """Correct a recipient's address after the courier refused the letter, or after it came
+    back (then within the days the case allows; never an address a letter came back from);
+    it is posted again."""
     corrected = {"text": address, "postal_code": postal_code}
     payload = event(
         AddressCorrection, event_id, actor, recipient=recipient, address=corrected, reason=reason
     )
     send_update(case_id, AppraisalCase.correct_address, payload, as_json=as_json)
+
+
+@app.command("re-appraisal")
+def re_appraisal(
+    case_id: str,
+    by: Annotated[
+        Recipient, typer.Option("--by", help="who applies: worker or employer (whose window)")
+    ],
+    reason: Reason,
+    received_on: Annotated[
+        str | None, typer.Option(help="the day the committee received it, YYYY-MM-DD (today)")
+    ] = None,
+    posted_on: Annotated[
+        str | None, typer.Option(help="the postmark of a mailed request, YYYY-MM-DD")
+    ] = None,
+    actor: Actor = "window",
+    event_id: EventIdOpt = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a party's request for re-appraisal (申请再次鉴定), within 15 days of receiving the
+    conclusion: it is referred to the provincial committee (linked case CASE-SD)."""
+    payload = event(
+        ReAppraisalRequest,
+        event_id,
+        actor,
+        requested_by=by,
+        reason=reason,
+        received_on=received_on,
+        posted_on=posted_on,
+    )
+    send_update(case_id, AppraisalCase.request_re_appraisal, payload, as_json=as_json)

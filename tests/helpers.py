@@ -8,7 +8,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -129,7 +129,11 @@ async def search_attributes(handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     """The case's search attributes by name; an unset one is absent."""
     raw = await describe_raw(handle)
     fields = raw.workflow_execution_info.search_attributes.indexed_fields
-    found = {name: json.loads(payload.data) for name, payload in fields.items()}
+    found = {
+        name: json.loads(payload.data)
+        for name, payload in fields.items()
+        if payload.metadata.get("encoding") != b"binary/null"  # unset (a closed case's)
+    }
     return {name: value for name, value in found.items() if value is not None}
 
 
@@ -238,7 +242,10 @@ class Driver:
             await self.update(AppraisalCase.sign_off_review, signoff(layer))
 
     async def deliver(self) -> CaseStatus:
+        """Both letters signed for now (server time); the case archives once the dispute
+        window has run (result() lets the server skip the time)."""
         status = await self.posted()
+        signed_at = await self.env.get_current_time()
         for shipment in status.shipments:
             await self.handle.signal(
                 AppraisalCase.postal_event,
@@ -247,7 +254,7 @@ class Driver:
                     actor="ems",
                     waybill_no=shipment.waybill_no,
                     status=PostalStatus.delivered,
-                    occurred_at=datetime.now(UTC),
+                    occurred_at=signed_at,
                     signer="本人",
                 ),
             )

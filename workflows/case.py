@@ -20,6 +20,7 @@ from workflows.stages import (
     archiving,
     conclusion,
     delivery,
+    dispute,
     examinations,
     opinions,
     organizing,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         MaterialsSupplemented,
         PanelRedraw,
         PostalEvent,
+        ReAppraisalRequest,
         RecusalRequest,
         Reschedule,
         ReviewSignoff,
@@ -60,6 +62,7 @@ class AppraisalCase:
         # takes the old paths (workflows/legacy.py).
         hardened = workflow.patched(patches.HARDENED_CORE)
         jining_rules = hardened and workflow.patched(patches.JINING_RULES)
+        full_delivery = jining_rules and workflow.patched(patches.FULL_DELIVERY)
         read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -72,6 +75,7 @@ class AppraisalCase:
                 receipt_date=read.received_on or today(),
                 hardened=hardened,
                 jining_rules=jining_rules,
+                full_delivery=full_delivery,
             )
 
     @property
@@ -294,7 +298,7 @@ class AppraisalCase:
         gate.check(self.case, event, delivery.check_postal)
 
     @workflow.update(
-        description="Correct a recipient's address after the courier refused the letter; it is posted again."
+        description="Correct a recipient's address after the courier refused the letter, or after it came back (never to an address a letter came back from); it is posted again."
     )
     async def correct_address(self, correction: AddressCorrection) -> str:
         return await gate.apply(
@@ -304,3 +308,14 @@ class AppraisalCase:
     @correct_address.validator
     def _check_address(self, correction: AddressCorrection) -> None:
         gate.check(self.case, correction, delivery.check_address)
+
+    # archiving: the dispute window
+    @workflow.update(
+        description="A party (worker or employer) applies for re-appraisal (申请再次鉴定) within 15 days of receiving the conclusion: recorded and referred to the provincial committee (a linked case <case id>-SD)."
+    )
+    async def request_re_appraisal(self, request: ReAppraisalRequest) -> str:
+        return await gate.apply(self.case, request, dispute.check_request, dispute.request)
+
+    @request_re_appraisal.validator
+    def _check_re_appraisal(self, request: ReAppraisalRequest) -> None:
+        gate.check(self.case, request, dispute.check_request)

@@ -12,11 +12,13 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from schemas.application import Address, AppraisalApplication, Material, MaterialKind
     from schemas.clock import china, china_text
+    from schemas.delivery import DeliveryState, LetterReturn, PublicNotice
     from schemas.events import (
         AttendanceRecord,
         ConclusionDecision,
         ExaminationOrder,
         PostalEvent,
+        ReAppraisalRequest,
         ReviewLayer,
         ReviewSignoff,
         SupplementNotice,
@@ -50,6 +52,28 @@ class Clock:
 
 
 @dataclass
+class Delivery:
+    """One recipient's letter under delivery in full (patches.FULL_DELIVERY)."""
+
+    waybill_no: str | None = None  # the letter in the post now
+    posted_on: date | None = None
+    heard_at: datetime | None = None  # its last tracking news (or its posting): polls count from it
+    returns: list[LetterReturn] = field(default_factory=list)
+    returned_to: dict[str, str] = field(default_factory=dict)  # address key -> why it came back
+    awaiting_until: datetime | None = None  # back, waiting for a corrected address until
+    notice: PublicNotice | None = None
+    delivered_on: date | None = None  # signed for, or deemed delivered after public notice
+    deemed: bool = False
+    window_end: date | None = None  # the dispute window (申请再次鉴定期限)
+
+
+def address_key(address: Address) -> str:
+    """The same address however it was spaced: never a second letter to an address that
+    sent one back."""
+    return "".join(address.text.split()) + "|" + address.postal_code
+
+
+@dataclass
 class CaseFile:
     case_id: str
     application: AppraisalApplication
@@ -60,6 +84,8 @@ class CaseFile:
     # False when replaying a case started before the rules of issue #8 (patches.JINING_RULES):
     # every rule added or changed there is applied only when this is True.
     jining_rules: bool = True
+    # False when replaying a case started before delivery in full (patches.FULL_DELIVERY).
+    full_delivery: bool = True
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.
@@ -99,6 +125,7 @@ class CaseFile:
     review_round: int = 1
     signoffs: dict[ReviewLayer, ReviewSignoff] = field(default_factory=dict)
     conclusion_document: str | None = None
+    conclusion_sha256: str | None = None
     concluded_on: date | None = None
     examinations: list[ExaminationOrder] = field(default_factory=list)
     examination_pending: ExaminationOrder | None = None
@@ -113,6 +140,10 @@ class CaseFile:
     rejected: dict[Recipient, str] = field(default_factory=dict)  # the courier refused a letter
     addresses: dict[Recipient, Address] = field(default_factory=dict)  # corrected by the office
     letter_attempts: dict[Recipient, int] = field(default_factory=dict)
+    deliveries: dict[Recipient, Delivery] = field(default_factory=dict)  # full delivery only
+    # archiving: the dispute window; a request in it is referred to the province
+    re_appraisals: list[ReAppraisalRequest] = field(default_factory=list)
+    referral_id: str | None = None
     closed: CloseReason | None = None
     closed_reason: str | None = None  # the recorded reason, in words
     archive_sha256: str | None = None
@@ -174,6 +205,13 @@ class CaseFile:
             s.status is PostalStatus.delivered for s in self.shipments.values()
         )
 
+    @property
+    def delivered_everywhere(self) -> bool:
+        """Full delivery: every recipient signed for the letter or is deemed to have it."""
+        return len(self.deliveries) == len(Recipient) and all(
+            d.delivered_on is not None for d in self.deliveries.values()
+        )
+
     def pending_actions(self) -> list[str]:
         """What the case waits for, and from whom; times in China time."""
         if self.closed is not None:
@@ -185,7 +223,9 @@ class CaseFile:
         if self.stage is Stage.conclusion:
             return self._conclusion_actions()
         if self.stage is Stage.delivery:
-            return self._delivery_actions()
+            return self._full_delivery_actions() if self.full_delivery else self._delivery_actions()
+        if self.stage is Stage.archiving and self.full_delivery:
+            return self._dispute_actions()
         return []
 
     def _acceptance_actions(self) -> list[str]:
@@ -240,6 +280,58 @@ class CaseFile:
             if s.status is not PostalStatus.delivered
         ]
 
+    def _full_delivery_actions(self) -> list[str]:
+        actions = [
+            f"correct_address for {recipient.value}: 快递拒收 (the courier refused the letter): {why}"
+            for recipient, why in self.rejected.items()
+        ]
+        for recipient, track in self.deliveries.items():
+            if track.delivered_on is not None or recipient in self.rejected:
+                continue
+            if track.notice is not None:
+                actions.append(
+                    f"公告送达中, {track.notice.deemed_delivered_on} 视为送达 (public notice: "
+                    f"{recipient.value} deemed delivered on {track.notice.deemed_delivered_on})"
+                )
+            elif track.awaiting_until is not None:
+                why = track.returns[-1].reason
+                actions.append(
+                    f"correct_address for {recipient.value} by {china_text(track.awaiting_until)}"
+                    f", else public notice: 退回 (returned): {why}"
+                )
+            elif track.waybill_no is not None:
+                actions.append(f"postal_event delivered for {track.waybill_no} ({recipient.value})")
+        return actions
+
+    def _dispute_actions(self) -> list[str]:
+        if self.referral_id is not None:
+            return []
+        return [
+            f"request_re_appraisal by {recipient.value} until {track.window_end} 24:00 北京时间"
+            for recipient, track in self.deliveries.items()
+            if track.window_end is not None
+        ]
+
+    def delivery_states(self) -> list[DeliveryState]:
+        return [
+            DeliveryState(
+                recipient=recipient,
+                attempt=self.letter_attempts.get(recipient, 1),
+                waybill_no=track.waybill_no,
+                returns=list(track.returns),
+                awaiting_address_until=track.awaiting_until and china(track.awaiting_until),
+                public_notice=track.notice
+                and track.notice.model_copy(
+                    update={"published_at": china(track.notice.published_at)}
+                ),
+                delivered_on=track.delivered_on,
+                deemed=track.deemed,
+                dispute_window_ends=track.window_end,
+            )
+            for recipient in Recipient
+            if (track := self.deliveries.get(recipient)) is not None
+        ]
+
     def status(self, now: datetime) -> CaseStatus:
         app = self.application
         return CaseStatus(
@@ -280,4 +372,6 @@ class CaseFile:
             signed_off=[layer.value for layer in self.signoffs],
             deliberations=self.deliberations,
             conclusion_document=self.conclusion_document,
+            deliveries=self.delivery_states(),
+            referral_id=self.referral_id,
         )

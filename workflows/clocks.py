@@ -23,6 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from schemas.workdays import DayUnit, DueDate, DueRequest
 
 
+# What a breach escalation says; a function when it depends on why the clock ran out (a
+# letter under public notice ends after the delivery limit by law).
+Detail = str | Callable[[], str]
+
+
 def end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), CHINA_TZ)
 
@@ -63,7 +68,7 @@ def watch_in_background(case: CaseFile, name: ClockName, done: Callable[[], bool
 
 
 async def watch(
-    case: CaseFile, name: ClockName, done: Callable[[], bool], detail: str = ""
+    case: CaseFile, name: ClockName, done: Callable[[], bool], detail: Detail = ""
 ) -> bool:
     """Wait for `done` against clock `name`: True if in time. Reminds, escalates once on a
     breach, then goes on waiting (the duty remains); the clock is stopped either way."""
@@ -79,7 +84,7 @@ async def watch(
             await remind(case, name, clock, reminder)
         elif not clock.overdue:
             met = False
-            await escalate(case, name, detail)
+            await escalate(case, name, detail if isinstance(detail, str) else detail())
     stop_clock(case, name)
     return met
 

@@ -11,3 +11,7 @@ RECOUNTED_MOVES = "recounted-moves"
 # The rules as the law and Jining's reform say them (issue #8), 2026-11: decided once at the
 # start of a case, like the hardening; a case started before keeps the rules it started under.
 JINING_RULES = "jining-rules"
+# Delivery in full (issue #9), 2026-11: returned letters, the other address, public notice,
+# tracking polls, the dispute window and referral to the province. Decided once at the start,
+# under the Jining rules.
+FULL_DELIVERY = "full-delivery"

@@ -187,7 +187,32 @@ def search_attributes(case: CaseFile) -> dict[SearchAttributeKey[Any], Any]:
     due = [c.due_at for c in case.clocks.values()]
     wanted[sa.NEXT_DEADLINE] = min(due) if due else None
     wanted[sa.OVERDUE] = any(c.overdue for c in case.clocks.values())
+    if case.referral_id is not None:  # the provincial case of a re-appraisal request
+        wanted[sa.LINKED_CASE] = case.referral_id
     return wanted
+
+
+def delivery_lines(case: CaseFile) -> list[str]:
+    """Delivery in full: where each recipient's letter stands; the referral, if any."""
+    lines = []
+    for recipient, track in case.deliveries.items():
+        if track.delivered_on is not None:
+            how = "公告期满视为送达 deemed" if track.deemed else "签收 signed for"
+            state = f"已送达 delivered {track.delivered_on} ({how})"
+        elif track.notice is not None:
+            state = (
+                f"公告送达 public notice {china_text(track.notice.published_at)}, "
+                f"{track.notice.deemed_delivered_on} 视为送达"
+            )
+        elif track.awaiting_until is not None:
+            state = f"退回待更正地址 returned, awaiting an address until {china_text(track.awaiting_until)}"
+        else:
+            state = f"邮寄中 in the post {track.waybill_no or ''}"
+        returns = "; ".join(f"退回 returned: {r.reason}" for r in track.returns)
+        lines.append(f"送达 {recipient.value}: {state}" + (f" · {returns}" if returns else ""))
+    if case.referral_id:
+        lines.append(f"再次鉴定 移送 referred: {case.referral_id}")
+    return lines
 
 
 def details(case: CaseFile) -> str:
@@ -212,6 +237,7 @@ def details(case: CaseFile) -> str:
         lines.append(
             f"结案 closed: {case.closed.label} ({case.closed.value}) {case.closed_reason or ''}"
         )
+    lines += delivery_lines(case)
     for name, clock in sorted(case.clocks.items(), key=lambda item: item[1].due_at):
         flag = " **逾期 overdue**" if clock.overdue else ""
         if clock.calendar_warning:

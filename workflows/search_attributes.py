@@ -17,6 +17,8 @@ JURISDICTION = SearchAttributeKey.for_keyword("Jurisdiction")
 CASE_OUTCOME = SearchAttributeKey.for_keyword("CaseOutcome")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
+# A city case and the provincial case its re-appraisal request was referred to name each other.
+LINKED_CASE = SearchAttributeKey.for_keyword("LinkedCase")
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     CASE_TYPE,
@@ -27,6 +29,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     CASE_OUTCOME,
     NEXT_DEADLINE,
     OVERDUE,
+    LINKED_CASE,
 )
 
 

@@ -113,10 +113,34 @@ async def test_case_through_every_stage_with_the_cli(
             "2026-11-20T10:30:00+08:00",
         )
         assert code == 0, err
+    # Delivered: the dispute window runs (15 days of real time on this server); a party's
+    # request in it is referred to the province, and the case archives with the referral.
+    waiting = await wait_for_stage(handle, Stage.archiving)
+    assert {d.delivered_on for d in waiting.deliveries} == {datetime.now(CHINA_TZ).date()}
+    assert all(d.dispute_window_ends for d in waiting.deliveries)
+    code, out, err = await stack.appraisal(
+        "re-appraisal", case_id, "--by", "employer", "--reason", "认为伤残等级评定偏高"
+    )
+    assert code == 0 and f"{case_id}-SD" in out, err
     await asyncio.wait_for(handle.result(), 30)
 
     final = await cli_status(stack, case_id)
-    assert final.stage is Stage.archived and final.closed is CloseReason.delivered
+    assert final.stage is Stage.archived and final.closed is CloseReason.referred
+    assert (
+        f"re-appraisal referred to the province: {case_id}-SD"
+        in (await stack.appraisal("status", case_id))[1]
+    )
+
+    async def linked() -> list[str]:
+        while True:  # visibility is eventually consistent
+            query = f"LinkedCase = '{case_id}'"
+            if found := [wf.id async for wf in stack.env.client.list_workflows(query)]:
+                return found
+            await asyncio.sleep(0.2)
+
+    # The provincial case, found by the city's number.
+    assert await asyncio.wait_for(linked(), 30) == [f"{case_id}-SD"]
+    await stack.env.client.get_workflow_handle(f"{case_id}-SD").terminate("test over")
     assert [s.stage for s in final.stages][:5] == list(Stage)[:5]
     row = await db_pool.fetchrow("SELECT * FROM cases WHERE case_id = $1", case_id)
     assert (

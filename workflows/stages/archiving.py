@@ -1,4 +1,5 @@
-"""Stage 5, archiving (案卷归档): seal the case file. The dispute window comes with delivery in depth."""
+"""Stage 5, archiving (案卷归档): the dispute window (cases under delivery in full,
+workflows/stages/dispute.py), then seal the case file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from temporalio.common import RetryPolicy
 
 from workflows.case_file import CaseFile
 from workflows.records import enter_stage, show
+from workflows.stages import dispute
 
 with workflow.unsafe.imports_passed_through():
     from activities.archive import Archive
@@ -18,9 +20,13 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def run(case: CaseFile) -> None:
-    if case.closed is None:
-        case.closed = CloseReason.delivered
-    await enter_stage(case, Stage.archiving)
+    if case.full_delivery and case.closed is None:  # delivered: the dispute window first
+        await enter_stage(case, Stage.archiving)
+        await dispute.run(case)
+    else:
+        if case.closed is None:
+            case.closed = CloseReason.delivered
+        await enter_stage(case, Stage.archiving)
     assert case.closed_text is not None
     receipt = await workflow.execute_activity_method(
         Archive.archive_case,

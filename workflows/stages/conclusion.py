@@ -169,6 +169,7 @@ async def record_conclusion(
 ) -> None:
     """The letter on the case, the conclusion on the case row, the agency's copy queued."""
     case.conclusion_document = document.document_id
+    case.conclusion_sha256 = document.sha256  # the file a re-appraisal referral points to
     await workflow.execute_activity_method(
         Storage.record_conclusion,
         ConclusionRecord(

@@ -1,136 +1,82 @@
 """Stage 4, delivery (结论送达): EMS letters to worker and employer, a copy to the benefits agency.
 
 The delivery date is the date signed for on the EMS receipt, reported by the postal service
-as a `postal_event` signal. A letter the courier refuses to take (a 4xx: an address it cannot
-serve, a conflicting request) never fails the case: it is recorded, the supervisor is told,
-and the case waits for the office to correct the address (`correct_address`), then posts the
-letter again under a new idempotency key. Returned letters and public notice come with a
-later issue."""
+(the `postal_event` signal, or found by a tracking poll). Cases under delivery in full
+(patches.FULL_DELIVERY) follow each recipient's letter through returns, the other known
+address and public notice (workflows/stages/letters.py); older cases wait for both letters to
+be signed for, as they did."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import clocks
-from workflows.case_file import CaseFile
-from workflows.records import enter_stage, log, notify, record_event, send_notice, show
+from workflows.case_file import CaseFile, address_key
+from workflows.records import enter_stage, log, record_event, send_notice, show
+from workflows.stages import letters, notice
+from workflows.stages.post import check_postal as check_postal  # the gate's rule, shared
+from workflows.stages.post import post_letter, record_postal
 
 with workflow.unsafe.imports_passed_through():
-    from activities.postal import PostalActivities
     from schemas.events import AddressCorrection, PostalEvent
-    from schemas.steps import LetterRequest, Recipient, Shipment, Stage
-    from schemas.vocabulary import ClockName, EventKind, Party, PostalStatus
+    from schemas.steps import Recipient, Stage
+    from schemas.vocabulary import ClockName, EventKind, PostalStatus
     from schemas.workdays import DayUnit
-
-# A courier outage is waited out (retries up to every 5 minutes); a refused letter is not.
-COURIER_REFUSALS = ["PostalRejected", "PostalConflict"]
-POSTAL_RETRY = RetryPolicy(
-    maximum_interval=timedelta(minutes=5), non_retryable_error_types=COURIER_REFUSALS
-)
-POSTAL_KINDS = {
-    PostalStatus.accepted: EventKind.postal_accepted,
-    PostalStatus.in_transit: EventKind.postal_in_transit,
-    PostalStatus.delivered: EventKind.postal_delivered,
-    PostalStatus.returned: EventKind.postal_returned,
-}
-
-
-def letter_to(case: CaseFile, recipient: Recipient) -> LetterRequest:
-    app = case.application
-    assert case.conclusion_document is not None
-    name, mobile, address = (
-        (app.worker.name, app.worker.mobile, app.worker.address)
-        if recipient is Recipient.worker
-        else (app.employer.name, app.employer.contact_mobile, app.employer.address)
-    )
-    return LetterRequest(
-        case_id=case.case_id,
-        stage=Stage.delivery,
-        recipient=recipient,
-        name=name,
-        mobile=mobile,
-        address=case.addresses.get(recipient, address),
-        document_ref=case.conclusion_document,
-        attempt=case.letter_attempts.get(recipient, 1),
-    )
-
-
-async def send(letter: LetterRequest) -> Shipment:
-    return await workflow.execute_activity_method(
-        PostalActivities.send_letter,
-        letter,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=POSTAL_RETRY,
-        summary=f"寄送结论书 → {letter.recipient.value} (attempt {letter.attempt})",
-    )
-
-
-async def post_letter(case: CaseFile, recipient: Recipient) -> Shipment:
-    """Post one letter; a courier refusal waits for a corrected address, then posts again."""
-    while True:
-        letter = letter_to(case, recipient)
-        try:
-            shipment = await send(letter)
-            break
-        except ActivityError as failure:
-            cause = failure.cause
-            if not case.hardened or not (
-                isinstance(cause, ApplicationError) and cause.type in COURIER_REFUSALS
-            ):
-                raise
-            await courier_refused(case, letter, cause.message)
-    case.shipments[shipment.waybill_no] = shipment
-    await record_event(
-        case,
-        key=f"letter.sent:{recipient.value}"
-        + ("" if letter.attempt == 1 else f":{letter.attempt}"),
-        kind=EventKind.letter_sent,
-        actor="system",
-        data={"recipient": recipient.value, "waybill_no": shipment.waybill_no},
-    )
-    return shipment
-
-
-async def courier_refused(case: CaseFile, letter: LetterRequest, reason: str) -> None:
-    recipient = letter.recipient
-    key = f"letter.rejected:{recipient.value}:{letter.attempt}"
-    data = {"recipient": recipient.value, "attempt": letter.attempt, "reason": reason}
-    await record_event(case, key, EventKind.letter_rejected, "system", data)
-    subject = f"案件 {case.case_id} 结论书快递拒收, 请核对地址 (the courier refused a letter)"
-    await notify(case, key, Party.supervisor, subject, data)
-    case.rejected[recipient] = reason  # pending once recorded and escalated
-    show(case)
-    await workflow.wait_condition(lambda: recipient not in case.rejected)
 
 
 def check_address(case: CaseFile, correction: AddressCorrection) -> None:
-    if correction.recipient not in case.rejected:
+    recipient = correction.recipient
+    if recipient in case.rejected:
+        return
+    track = case.deliveries.get(recipient)
+    if not case.full_delivery or track is None or track.awaiting_until is None:
         raise ValueError(
-            f"{correction.recipient.value} 的结论书未被拒收, 无需更正地址 "
+            f"{recipient.value} 的结论书未被拒收, 无需更正地址 "
             "(only the address of a letter the courier refused can be corrected)"
+            if not case.full_delivery
+            else f"{recipient.value} 的结论书未被拒收或退回, 无需更正地址 (only the address of a "
+            "letter the courier refused, or that came back, can be corrected)"
+        )
+    if (why := track.returned_to.get(address_key(correction.address))) is not None:
+        raise ValueError(
+            f"寄往该地址的结论书已被退回 ({why}), 不再寄往同一地址 (a letter to this address "
+            "came back already: give another address)"
         )
 
 
 async def correct_address(case: CaseFile, correction: AddressCorrection) -> str:
     recipient = correction.recipient
     attempt = case.letter_attempts.get(recipient, 1) + 1
+    returned = recipient not in case.rejected  # else the courier refused to take it
+    data = {"recipient": recipient.value, "reason": correction.reason, "attempt": attempt}
+    if case.full_delivery:
+        # Changed before anything awaits, so the wait for a correction and its timeout
+        # never both act (letters.py).
+        use_address(case, correction, attempt)
+    key = f"address.corrected:{correction.event_id}"
     await record_event(
         case,
-        f"address.corrected:{correction.event_id}",
+        key,
         EventKind.address_corrected,  # the address itself stays out of the log
         correction.actor,
-        {"recipient": recipient.value, "reason": correction.reason, "attempt": attempt},
+        {**data, "after": "returned"} if returned else data,
     )
-    case.addresses[recipient] = correction.address
-    case.letter_attempts[recipient] = attempt
-    del case.rejected[recipient]
+    if not case.full_delivery:  # as before: posted again once the correction is recorded
+        use_address(case, correction, attempt)
     show(case)
     return f"address corrected: the letter to {recipient.value} is posted again (attempt {attempt})"
+
+
+def use_address(case: CaseFile, correction: AddressCorrection, attempt: int) -> None:
+    recipient = correction.recipient
+    case.addresses[recipient] = correction.address
+    case.letter_attempts[recipient] = attempt
+    if recipient in case.rejected:
+        del case.rejected[recipient]
+    else:
+        case.deliveries[recipient].awaiting_until = None
 
 
 def apply_postal(case: CaseFile, event: PostalEvent) -> bool:
@@ -146,13 +92,9 @@ def apply_postal(case: CaseFile, event: PostalEvent) -> bool:
     return True
 
 
-def check_postal(case: CaseFile, event: PostalEvent) -> None:
-    # Cases from before the hardening kept any postal event (the gate's legacy path).
-    if case.hardened and (case.conclusion_document is None or case.closed is not None):
-        raise ValueError("本案尚未寄出结论书 (no conclusion letter of this case is in the post)")
-
-
 async def on_postal_event(case: CaseFile, event: PostalEvent) -> str:
+    if case.full_delivery:
+        return await letters.on_postal_event(case, event)
     if not apply_postal(case, event):
         # The tracking event may overtake the activity that sent the letter: keep it.
         case.early_postal.append(event)
@@ -163,20 +105,17 @@ async def on_postal_event(case: CaseFile, event: PostalEvent) -> str:
     return f"postal event {event.status.value} recorded for {event.waybill_no}"
 
 
-async def record_postal(case: CaseFile, event: PostalEvent) -> None:
-    await record_event(
-        case,
-        key=f"postal:{event.event_id}",
-        kind=POSTAL_KINDS[event.status],
-        actor=event.actor,
-        data={"waybill_no": event.waybill_no, "occurred_at": event.occurred_at.isoformat()},
-    )
-
-
 async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.delivery)
     assert case.conclusion is not None
     await send_notice(case, "benefits_agency.copy")  # queued when the conclusion was issued
+    if case.full_delivery:  # each recipient's letter followed to its delivery date
+        await start_delivery_clock(case)
+        watching = asyncio.create_task(watch_delivery(case, lambda: notice.breach(case)))
+        await letters.deliver(case)
+        await watching
+        await letters.record_completed(case)
+        return
     if not case.hardened:  # before the hardening the delivery clock started after posting
         await post_letters(case)
         await start_delivery_clock(case)
@@ -211,5 +150,6 @@ async def start_delivery_clock(case: CaseFile) -> None:
     clocks.start_clock(case, ClockName.delivery, limit)
 
 
-async def watch_delivery(case: CaseFile) -> None:
-    await clocks.watch(case, ClockName.delivery, lambda: case.all_delivered, detail="结论书未送达")
+async def watch_delivery(case: CaseFile, detail: clocks.Detail = "结论书未送达") -> bool:
+    done = (lambda: case.delivered_everywhere) if case.full_delivery else lambda: case.all_delivered
+    return await clocks.watch(case, ClockName.delivery, done, detail=detail)
