@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import asyncpg
 import httpx
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from schemas.clock import CHINA_TZ
 from schemas.events import ReAppraisalRequest
@@ -133,7 +133,8 @@ async def test_a_request_in_the_window_starts_the_linked_provincial_case(
         # case waits with no timer, the server would skip time to its run timeout.)
         final = await case.until(lambda s: s.stage is Stage.archived)
 
-        referral = env.client.get_workflow_handle_for(ProvincialReferral.run, linked)
+        referral: WorkflowHandle[ProvincialReferral, ReferralStatus]
+        referral = env.client.get_workflow_handle(linked)
         referred: ReferralStatus = await referral.query(ProvincialReferral.status)
         described = await referral.describe()
         found = described.typed_search_attributes.get(sa.LINKED_CASE)
