@@ -134,7 +134,7 @@ async def test_a_request_in_the_window_starts_the_linked_provincial_case(
         final = await case.until(lambda s: s.stage is Stage.archived)
 
         referral: WorkflowHandle[ProvincialReferral, ReferralStatus]
-        referral = env.client.get_workflow_handle(linked)
+        referral = env.client.get_workflow_handle(linked, result_type=ReferralStatus)
         referred: ReferralStatus = await referral.query(ProvincialReferral.status)
         described = await referral.describe()
         found = described.typed_search_attributes.get(sa.LINKED_CASE)

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.delivery import LetterReturn
     from schemas.events import PostalEvent
     from schemas.steps import Recipient, Shipment
-    from schemas.vocabulary import ClockName, EventKind, Party, PostalStatus
+    from schemas.vocabulary import ClockName, EventKind, Party, PostalStatus, ReturnReason
     from schemas.workdays import DayUnit
 
 SETTLED = (PostalStatus.delivered, PostalStatus.returned)
@@ -131,6 +131,13 @@ async def apply_early(case: CaseFile, waybill_no: str) -> None:
         await on_postal_event(case, event)
 
 
+def reason_text(code: str | None) -> str:
+    """The courier's reason as people read it: a known code's label, else as given."""
+    if not code:
+        return "未说明原因 (no reason given)"
+    return ReturnReason(code).label if code in set(ReturnReason) else code
+
+
 async def on_postal_event(case: CaseFile, event: PostalEvent) -> str:
     """Apply a tracking event: its state changes at once, then it is recorded. A letter signed
     for or returned stays so: later, duplicated or out-of-order news changes nothing."""
@@ -152,7 +159,7 @@ async def on_postal_event(case: CaseFile, event: PostalEvent) -> str:
         extra = {"recipient": recipient.value, "delivered_on": track.delivered_on.isoformat()}
     elif event.status is PostalStatus.returned:
         attempt = case.letter_attempts.get(recipient, 1)
-        reason = event.reason or "未说明原因 (no reason given)"
+        reason = reason_text(event.reason)
         returned_on = event.occurred_at.astimezone(CHINA_TZ).date()
         track.returns.append(
             LetterReturn(
