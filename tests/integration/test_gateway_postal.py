@@ -16,8 +16,7 @@ import httpx
 from temporalio.api.enums.v1 import EventType
 
 from infra import signing
-from schemas.steps import Recipient
-from schemas.vocabulary import CloseReason
+from schemas.steps import Recipient, Stage
 from tests.gateway_fixtures import (
     SECRET,
     Cases,
@@ -29,7 +28,7 @@ from tests.gateway_fixtures import (
     signed_headers,
     tracking,
 )
-from tests.helpers import new_id
+from tests.helpers import new_id, wait_for
 from tests.integration.conftest import Stack
 
 SIG, EVENT = signing.SIGNATURE_HEADER, signing.EVENT_ID_HEADER
@@ -178,10 +177,14 @@ async def test_a_webhook_delivered_twice_is_one_event_and_a_closed_case_refuses(
     shipment = {s.waybill_no: s for s in (await case.status()).shipments}[worker]
     assert shipment.status == "delivered" and shipment.signer == "本人"
 
-    # The second letter signed for: the case archives; later news is refused, with the reason.
+    # The second letter signed for: the dispute window runs; stale news of a letter signed for
+    # changes nothing (answered as ignored), and a closed case refuses everything, with the reason.
     assert (await post_webhook(gateway, tracking(case.handle.id, employer))).status_code == 200
-    final = await asyncio.wait_for(case.handle.result(), 60)
-    assert final.closed is CloseReason.delivered
+    waiting = await wait_for(case.handle, lambda s: s.stage is Stage.archiving)
+    assert all(s.status == "delivered" for s in waiting.shipments)
+    late = await post_webhook(gateway, tracking(case.handle.id, employer, "in_transit"))
+    assert late.status_code == 200 and "ignored" in late.json()["answer"], late.text
+    await case.handle.terminate("test over")
     late = await post_webhook(gateway, tracking(case.handle.id, employer, "in_transit"))
     assert "已结束" in refusal(late, 409, "case_closed")
     # The webhook accepted before is still answered the same after the case closed.
