@@ -68,6 +68,8 @@ class EventKind(StrEnum):
     postal_returned = "postal.returned"
     delivery_completed = "delivery.completed"
     case_archived = "case.archived"
+    # a review or re-appraisal application's prior conclusion, as this system recorded it
+    prior_conclusion_checked = "prior_conclusion.checked"
 
 
 class ClockName(StrEnum):

@@ -60,6 +60,7 @@ class AppraisalCase:
         # takes the old paths (workflows/legacy.py).
         hardened = workflow.patched(patches.HARDENED_CORE)
         jining_rules = hardened and workflow.patched(patches.JINING_RULES)
+        archive_package = jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE)
         read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -72,6 +73,7 @@ class AppraisalCase:
                 receipt_date=read.received_on or today(),
                 hardened=hardened,
                 jining_rules=jining_rules,
+                archive_package=archive_package,
             )
 
     @property

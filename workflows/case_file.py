@@ -60,6 +60,9 @@ class CaseFile:
     # False when replaying a case started before the rules of issue #8 (patches.JINING_RULES):
     # every rule added or changed there is applied only when this is True.
     jining_rules: bool = True
+    # False when replaying a case started before the archive package (patches.ARCHIVE_PACKAGE):
+    # the prior-conclusion check and the package are applied only when this is True.
+    archive_package: bool = True
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

@@ -11,3 +11,7 @@ RECOUNTED_MOVES = "recounted-moves"
 # The rules as the law and Jining's reform say them (issue #8), 2026-11: decided once at the
 # start of a case, like the hardening; a case started before keeps the rules it started under.
 JINING_RULES = "jining-rules"
+# The archive package (issue #9), 2026-11: decided once at the start of a case. The case
+# checks a prior conclusion recorded here (review, re-appraisal) and is sealed as the archive
+# package: parts with their SHA-256, a digest in RFC 8785, the history export, retain_until.
+ARCHIVE_PACKAGE = "archive-package"
