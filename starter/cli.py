@@ -7,7 +7,15 @@ import os
 import typer
 
 from infra.process import run_and_exit
-from starter import calendar_cli, case_cli, documents_cli, events_cli, experts_cli, staff_cli
+from starter import (
+    archive_cli,
+    calendar_cli,
+    case_cli,
+    documents_cli,
+    events_cli,
+    experts_cli,
+    staff_cli,
+)
 from starter.app import UNAVAILABLE, app, one_line
 
 # Importing the command modules registers their commands on `app`.
@@ -16,6 +24,7 @@ app.add_typer(calendar_cli.app, name="calendar", help="due dates on the official
 app.add_typer(experts_cli.app, name="experts", help="the expert pool")
 app.add_typer(documents_cli.app, name="document", help="the documents a case has issued")
 app.add_typer(staff_cli.app, name="staff", help="committee members and staff: conflicts (回避)")
+app.add_typer(archive_cli.app, name="archive", help="sealed case files: verify (tamper evidence)")
 
 
 def guarded() -> None:
