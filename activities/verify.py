@@ -33,6 +33,9 @@ class ArchiveCheck(BaseModel):
     retain_until: date
     checked: list[str]
     altered: list[Alteration]
+    # The digest the case's Temporal history recorded (`--anchor`): matches, differs, or the
+    # history is no longer retained; None when not asked.
+    anchor: str | None = None
 
     @property
     def ok(self) -> bool:

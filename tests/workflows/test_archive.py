@@ -16,7 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from activities.chain import CHAIN_COLUMNS, breaks
+from activities import package
+from activities.chain import CHAIN_COLUMNS, GENESIS, breaks, event_hash
 from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
@@ -83,13 +84,17 @@ async def package_of(pool: asyncpg.Pool, case_id: str) -> tuple[asyncpg.Record, 
     return row, parts
 
 
-async def verify(database_url: str, *args: str) -> tuple[int, str, str]:
+async def verify(database_url: str, *args: str, temporal: str = "") -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         str(APPRAISAL),
         "archive",
         "verify",
         *args,
-        env={**os.environ, "DATABASE_URL": database_url},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            **({"TEMPORAL_ADDRESS": temporal} if temporal else {}),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
@@ -331,3 +336,86 @@ async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusi
     record = json.loads(checked)
     assert record["case_id"] == prior_id and record["same_worker"] and record["archived"]
     assert record["concluded_on"] == concluded.isoformat() and record["outcome"] == "grade_8"
+
+
+async def forge(pool: asyncpg.Pool, case_id: str, row_id: int) -> None:
+    """What PostgreSQL's owner can do with care: change an opinion, then rewrite every hash
+    after it, the package's parts, its manifest and digest, and the `case.archived` row."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE case_events DISABLE TRIGGER USER")
+        await conn.execute("ALTER TABLE archives DISABLE TRIGGER USER")
+        await conn.execute(
+            """UPDATE case_events SET data = jsonb_set(data, '{outcome,verdict}', '"grade_5"')
+               WHERE id = $1""",
+            row_id,
+        )
+
+        async def rechain() -> None:
+            prev = GENESIS
+            for row in await conn.fetch(
+                f"SELECT {CHAIN_COLUMNS} FROM case_events WHERE case_id = $1 ORDER BY seq",
+                case_id,
+            ):
+                new = event_hash({**dict(row), "prev_hash": prev})
+                await conn.execute(
+                    "UPDATE case_events SET prev_hash = $2, hash = $3 WHERE id = $1",
+                    row["id"],
+                    prev,
+                    new,
+                )
+                prev = new
+
+        await rechain()
+        stored = await conn.fetchrow("SELECT * FROM archives WHERE case_id = $1", case_id)
+        parts = json.loads(stored["case_file"])
+        manifest = json.loads(stored["manifest"])
+        log = (await package.events(conn, case_id))[:-1]  # without `case.archived`
+        parts["events"] = log
+        parts["decisions"] = package.of_families(log, package.DECISION_FAMILIES)
+        for name in ("events", "decisions"):
+            manifest["parts"][name]["sha256"] = package.sha256(parts[name])
+        manifest["events_through"] = {"seq": log[-1]["seq"], "hash": log[-1]["hash"]}
+        digest = package.sha256(manifest)
+        await conn.execute(
+            """UPDATE archives SET sha256 = $2, case_file = $3::jsonb, manifest = $4::jsonb
+               WHERE case_id = $1""",
+            case_id,
+            digest,
+            json.dumps(parts, ensure_ascii=False),
+            json.dumps(manifest, ensure_ascii=False),
+        )
+        await conn.execute(
+            """UPDATE case_events SET data = jsonb_set(data, '{sha256}', to_jsonb($2::text))
+               WHERE case_id = $1 AND kind = 'case.archived'""",
+            case_id,
+            digest,
+        )
+        await rechain()
+        await conn.execute("ALTER TABLE case_events ENABLE TRIGGER USER")
+        await conn.execute("ALTER TABLE archives ENABLE TRIGGER USER")
+
+
+async def test_an_archive_rewritten_with_every_hash_is_caught_by_the_temporal_anchor(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    """Everything in PostgreSQL, hashes included, can be rewritten by its owner: only the
+    digest the case's Temporal history recorded when it sealed the package shows it."""
+    async with case_env() as env:
+        case = await archived(env)
+        case_id = case.handle.id
+        temporal = env.client.service_client.config.target_host
+        code, out, err = await verify(database_url, case_id, "--anchor", temporal=temporal)
+        assert code == 0 and "anchor: matches" in out, (out, err)
+        opinion = await db_pool.fetchval(
+            "SELECT id FROM case_events WHERE case_id = $1 AND kind = 'opinion.recorded'", case_id
+        )
+        await forge(db_pool, case_id, opinion)
+        code, out, err = await verify(database_url, case_id)
+        assert code == 0, (out, err)  # consistent in PostgreSQL alone
+        code, out, err = await verify(
+            database_url, case_id, "--anchor", "--json", temporal=temporal
+        )
+    assert code == 4, (out, err)
+    [check] = json.loads(out)
+    assert [a["part"] for a in check["altered"]] == ["anchor"]
+    assert check["anchor"].startswith("differs")
