@@ -49,7 +49,7 @@ async def check_one(conn: asyncpg.Connection, case_id: str) -> ArchiveCheck:
     if found is None:
         stage = await conn.fetchval("SELECT stage FROM cases WHERE case_id = $1", case_id)
         if stage is None:
-            raise Refusal(f"no case {case_id}")
+            raise Refusal(f"无此案件 {case_id} (no case {case_id})")
         raise Refusal(f"案件 {case_id} 尚未归档 (case {case_id} is not archived: stage {stage})")
     return found
 
@@ -73,9 +73,11 @@ def verify(
 ) -> None:
     """Recompute an archive's digest and hashes; name every part and event row altered."""
     if every == (case_id is not None):
-        refuse("give one case number or --all (a case number or --all is required, not both)")
+        refuse("请给出一个案号或 --all, 二者择一 (give one case number or --all, not both)")
     if case_id is not None and not CASE_ID.fullmatch(case_id):
-        refuse(f"case id {case_id!r} is not valid (letters, digits, - and _ only)")
+        refuse(
+            f"案号 {case_id!r} 无效 (case id {case_id!r} is not valid: letters, digits, - and _)"
+        )
 
     async def go() -> list[ArchiveCheck]:
         async with database() as conn:

@@ -254,7 +254,18 @@ async def test_verify_names_a_changed_document_and_edited_deleted_and_inserted_r
     code, out, _ = await verify(database_url, "--all")
     assert code == 4 and f"events: event row {opinion}" in out and "archives," in out
     code, _, err = await verify(database_url, "NO-SUCH-CASE")
-    assert code == 1 and err.startswith("refused: no case NO-SUCH-CASE")
+    assert code == 1 and err.startswith("refused: 无此案件 NO-SUCH-CASE (no case NO-SUCH-CASE)")
+    code, _, err = await verify(database_url, case_id, "--all")
+    assert code == 1 and "give one case number or --all" in err
+    open_case = f"{case_id}-open"
+    await db_pool.execute(
+        """INSERT INTO cases (case_id, case_type, worker_ref, mode, jurisdiction, stage,
+                              received_at)
+           VALUES ($1, 'initial', $1, 'on_site', 'city', 'organizing', now())""",
+        open_case,
+    )
+    code, _, err = await verify(database_url, open_case)
+    assert code == 1 and f"(case {open_case} is not archived: stage organizing)" in err
 
 
 def applying(
