@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from activities import package
 from activities.chain import CHAIN_COLUMNS, GENESIS, breaks, event_hash
@@ -25,6 +28,7 @@ from schemas.steps import Stage
 from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import Driver, example
+from workflows.case import AppraisalCase
 from workflows.rules import add_years
 
 APPRAISAL = Path(sys.executable).parent / "appraisal"
@@ -172,6 +176,10 @@ async def test_a_delivered_case_is_sealed_as_a_complete_package(
     )
     assert history[-1]["eventType"] != "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     assert manifest["history_through_event"] == history[-1]["eventId"]
+    replayed = await Replayer(
+        workflows=[AppraisalCase], data_converter=pydantic_data_converter
+    ).replay_workflow(WorkflowHistory.from_json(case_id, parts["history"]))
+    assert replayed.replay_failure is None  # the export replays on this code
 
     code, out, err = await verify(database_url, case_id, "--json")
     assert code == 0, err
