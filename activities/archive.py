@@ -69,8 +69,9 @@ def add_years(day: date, years: int) -> date:
 
 
 async def export_history(case_id: str) -> dict[str, Any]:
-    """The case's Temporal history as JSON (the export format of `temporal workflow show
-    --output json`), through the worker's client: up to this activity's scheduling."""
+    """The case's Temporal history as JSON (proto JSON, as `WorkflowHistory.to_json` writes
+    it and the Replayer reads it), through the worker's client: up to this activity's
+    scheduling."""
     info = activity.info()
     handle = activity.client().get_workflow_handle(case_id, run_id=info.workflow_run_id)
     return (await handle.fetch_history()).to_json_dict()
