@@ -22,6 +22,7 @@ from activities.notices import PublicNotices
 from activities.notifications import Notifications
 from activities.policy import Policies
 from activities.postal import PostalActivities
+from activities.prior import PriorConclusions
 from activities.sessions import Sessions, read_plan
 from activities.storage import Storage
 from activities.workdays import HolidayCalendar, Workdays
@@ -61,6 +62,7 @@ def activities(
         notifications.queue_message,
         notifications.send_message,
         Archive(pool).archive_case,
+        PriorConclusions(pool, config.worker_ref_key).find_prior_conclusion,
         postal.send_letter,
         postal.track_shipment,
         notices.publish_notice,

@@ -65,6 +65,8 @@ class DeadlinePolicy(BaseModel):
     appointment_notice_days: Annotated[int, Field(ge=0, le=30)] = 3
     reminder_fractions: list[Annotated[float, Field(gt=0, lt=1)]] = [0.8]
     review_rounds_max: Annotated[int, Field(ge=1, le=10)] = 3
+    # 案卷保管期限: retain_until = archiving + this many years (a case file is kept 50 years).
+    archive_retention_years: Annotated[int, Field(ge=1, le=200)] = 50
     green_channel: GreenChannelClocks = GreenChannelClocks()
     # 受理材料清单 per case type. A work-injury determination is asked of work-injury
     # appraisals only: an illness re-appraisal or review has none.

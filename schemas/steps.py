@@ -9,7 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from schemas.application import Address, AppraisalMode, CaseType, Jurisdiction, Specialty
+from schemas.application import (
+    Address,
+    AppraisalMode,
+    CaseType,
+    Jurisdiction,
+    Material,
+    Specialty,
+)
 from schemas.outcome import Outcome
 from schemas.vocabulary import Channel, EventKind, Party, PostalStatus
 
@@ -267,9 +274,37 @@ class ConclusionRecord(CaseStep):
 class ArchiveRequest(CaseStep):
     closed_reason: str
     archived_at: AwareDatetime
+    # The archive package (patch `archive-package`); without it the digest over a JSON dump.
+    package: bool = False
+    materials: list[Material] = Field(default_factory=list)  # handed in with the application
+    supplemented: list[Material] = Field(default_factory=list)  # after the supplement notice
+    shipments: list[Shipment] = Field(default_factory=list)  # delivery proof: waybill, signer
+    retention_years: int | None = None  # the captured policy's; None: the default 50
 
 
 class ArchiveReceipt(BaseModel):
     case_id: str
     sha256: str
     events: int
+    retain_until: date | None = None  # the package's; None for a format-1 archive
+
+
+class PriorQuery(CaseStep):
+    """The prior conclusion a review or re-appraisal application names, looked up by its case
+    number; the worker as given, to tell whether that case is this worker's."""
+
+    prior_case_id: str
+    citizen_id: str = Field(repr=False)
+
+
+class PriorRecord(BaseModel):
+    """What this system recorded of a prior case: its conclusion and its deliveries."""
+
+    case_id: str
+    same_worker: bool
+    archived: bool
+    concluded_on: date | None = None  # China date of the conclusion issued; None: none issued
+    outcome: str | None = None  # e.g. grade_7
+    outcome_label: str | None = None  # e.g. 七级
+    closed_reason: str | None = None
+    delivered_on: dict[str, date] = Field(default_factory=dict)  # by recipient (worker, employer)

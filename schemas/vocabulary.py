@@ -74,6 +74,8 @@ class EventKind(StrEnum):
     re_appraisal_requested = "re_appraisal.requested"
     re_appraisal_referred = "re_appraisal.referred"  # 移送省劳动能力鉴定委员会
     case_archived = "case.archived"
+    # a review or re-appraisal application's prior conclusion, as this system recorded it
+    prior_conclusion_checked = "prior_conclusion.checked"
 
 
 class ClockName(StrEnum):

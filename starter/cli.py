@@ -8,6 +8,7 @@ import typer
 
 from infra.process import run_and_exit
 from starter import (
+    archive_cli,
     calendar_cli,
     case_cli,
     documents_cli,
@@ -29,6 +30,7 @@ app.add_typer(
     name="gateway",
     help="serve the HTTP gateway for other systems (no command: serve); `clients`: their credentials",
 )
+app.add_typer(archive_cli.app, name="archive", help="sealed case files: verify (tamper evidence)")
 
 
 def guarded() -> None:

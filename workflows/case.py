@@ -63,6 +63,7 @@ class AppraisalCase:
         hardened = workflow.patched(patches.HARDENED_CORE)
         jining_rules = hardened and workflow.patched(patches.JINING_RULES)
         full_delivery = jining_rules and workflow.patched(patches.FULL_DELIVERY)
+        archive_package = jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE)
         read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -76,6 +77,7 @@ class AppraisalCase:
                 hardened=hardened,
                 jining_rules=jining_rules,
                 full_delivery=full_delivery,
+                archive_package=archive_package,
             )
 
     @property

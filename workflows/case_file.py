@@ -86,6 +86,9 @@ class CaseFile:
     jining_rules: bool = True
     # False when replaying a case started before delivery in full (patches.FULL_DELIVERY).
     full_delivery: bool = True
+    # False when replaying a case started before the archive package (patches.ARCHIVE_PACKAGE):
+    # the prior-conclusion check and the package are applied only when this is True.
+    archive_package: bool = True
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

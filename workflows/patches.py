@@ -15,3 +15,7 @@ JINING_RULES = "jining-rules"
 # tracking polls, the dispute window and referral to the province. Decided once at the start,
 # under the Jining rules.
 FULL_DELIVERY = "full-delivery"
+# The archive package (issue #9), 2026-11: decided once at the start of a case. The case
+# checks a prior conclusion recorded here (review, re-appraisal) and is sealed as the archive
+# package: parts with their SHA-256, a digest in RFC 8785, the history export, retain_until.
+ARCHIVE_PACKAGE = "archive-package"

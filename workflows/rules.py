@@ -16,7 +16,9 @@ with workflow.unsafe.imports_passed_through():
         Cause,
         Jurisdiction,
         MaterialKind,
+        PriorConclusion,
     )
+    from schemas.steps import PriorRecord
 
 COMMON_MATERIALS = (
     MaterialKind.application_form,
@@ -160,4 +162,38 @@ def review_problem(concluded: date, years: int, applied: date) -> str | None:
     return (
         f"复查鉴定须在鉴定结论作出满{years}年后申请: 结论作出 {concluded}, 最早可申请 {earliest}, "
         f"本申请受理于 {applied} (review only {years} year(s) or more after the conclusion)"
+    )
+
+
+def recorded_prior_problem(prior: PriorConclusion, record: PriorRecord) -> str | None:
+    """The prior conclusion as this system recorded it, against what the application says:
+    the same worker, a conclusion issued, on the date typed."""
+    if not record.same_worker:
+        return (
+            f"案件 {record.case_id} 不是本职工的鉴定, 不能作为复查或再次鉴定的依据 "
+            "(the prior case named is another worker's)"
+        )
+    if record.concluded_on is None:
+        how = f" ({record.closed_reason})" if record.closed_reason else ""
+        return (
+            f"案件 {record.case_id} 未作出鉴定结论{how}, 不能申请复查或再次鉴定 "
+            "(the prior case has no conclusion)"
+        )
+    if prior.concluded_on != record.concluded_on:
+        return (
+            f"结论作出日期与本系统记录不符: 案件 {record.case_id} 的结论作出于 {record.concluded_on}, "
+            f"申请填写 {prior.concluded_on} (the conclusion date typed differs from the one "
+            f"recorded: {record.concluded_on})"
+        )
+    return None
+
+
+def recorded_receipt_problem(received: date, delivered: date, case_id: str) -> str | None:
+    """A re-appraisal: the conclusion cannot have been received before it was signed for."""
+    if received >= delivered:
+        return None
+    return (
+        f"收到结论日期早于本系统记录的送达日期: 案件 {case_id} 的结论书于 {delivered} 签收, "
+        f"申请填写收到于 {received} (the receipt date typed precedes the recorded delivery: "
+        f"{delivered})"
     )

@@ -46,7 +46,7 @@ def test_a_local_checklist_is_configuration(tmp_path: Path) -> None:
         'illness = ["application_form"', 'illness = ["other", "application_form"'
     )
     local = tmp_path / "policy.toml"
-    local.write_text(text.replace('version = "2025-55.3"', 'version = "local-1"'), "utf-8")
+    local.write_text(text.replace('version = "2025-55.4"', 'version = "local-1"'), "utf-8")
     policy = read_policy(local)
     assert policy.version == "local-1"
     assert policy.checklist(application("illness"))[0] is K.other

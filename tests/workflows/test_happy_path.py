@@ -32,7 +32,7 @@ async def test_case_runs_through_all_five_stages(case_env: CaseEnv, db_pool: asy
     ]
     assert final.stage is Stage.archived
     assert final.conclusion == GRADE_8 and final.panel_majority == GRADE_8
-    assert final.closed is CloseReason.delivered and final.policy_version == "2025-55.3"
+    assert final.closed is CloseReason.delivered and final.policy_version == "2025-55.4"
     assert all(s.status == "delivered" for s in final.shipments)
     assert final.archive_sha256 and len(final.archive_sha256) == 64
 

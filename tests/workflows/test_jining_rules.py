@@ -217,7 +217,7 @@ async def test_a_re_appraisal_needs_the_injury_determination_and_the_first_concl
             lambda s: "issue_supplement_notice" in " ".join(s.pending_actions)
         )
         assert status.missing_materials == [MaterialKind.injury_determination]
-        assert status.policy_version == "2025-55.3"
+        assert status.policy_version == "2025-55.4"
         await case.handle.terminate("test over")
 
 

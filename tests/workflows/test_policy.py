@@ -21,7 +21,7 @@ async def test_policy_change_leaves_running_cases_alone(case_env: CaseEnv, tmp_p
         before = await Driver.start(env, example("initial_complete"))
         await before.until(lambda s: s.stage is Stage.organizing)
         path.write_text(
-            text.replace('version = "2025-55.3"', 'version = "local-45"')
+            text.replace('version = "2025-55.4"', 'version = "local-45"')
             .replace("conclusion_days = 60", "conclusion_days = 45")
             .replace("examination_wait_days = 15", "examination_wait_days = 5"),
             encoding="utf-8",
@@ -29,7 +29,7 @@ async def test_policy_change_leaves_running_cases_alone(case_env: CaseEnv, tmp_p
         after = await Driver.start(env, example("initial_complete"))
         await after.until(lambda s: s.stage is Stage.organizing)
         old, new = await before.status(), await after.status()
-        assert (old.policy_version, new.policy_version) == ("2025-55.3", "local-45")
+        assert (old.policy_version, new.policy_version) == ("2025-55.4", "local-45")
         assert deadline(old, "conclusion").due_on == date(2026, 12, 11)
         assert deadline(new, "conclusion").due_on == date(2026, 11, 26)
         # A clock the running case starts after the change still follows its captured policy:

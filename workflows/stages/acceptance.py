@@ -14,11 +14,20 @@ from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, reco
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import Policies
+    from activities.prior import PriorConclusions
     from activities.storage import Storage
-    from schemas.application import CaseType
+    from schemas.application import ApplicantRole, CaseType
     from schemas.clock import china_text, today
     from schemas.events import MaterialsSupplemented, SupplementExtension, SupplementNotice
-    from schemas.steps import STAGE_LABELS, CaseRegistration, Milestone, Stage, TakenNumber
+    from schemas.steps import (
+        STAGE_LABELS,
+        CaseRegistration,
+        Milestone,
+        PriorQuery,
+        PriorRecord,
+        Stage,
+        TakenNumber,
+    )
     from schemas.vocabulary import CASE_TYPE_LABELS, ClockName, CloseReason, EventKind, Party
     from schemas.workdays import DayUnit
 
@@ -115,6 +124,20 @@ async def eligibility_problem(case: CaseFile) -> str | None:
     if problem := rules.determination_problem(app):
         return problem
     prior = app.prior_conclusion
+    if case.archive_package and prior and app.case_type in PRIOR_CASE_TYPES:
+        record = await recorded_prior(case)
+        if record is not None:  # the prior case is in this system: its record decides
+            if problem := rules.recorded_prior_problem(prior, record):
+                return problem
+            recipient = "employer" if app.applicant.role is ApplicantRole.employer else "worker"
+            delivered = record.delivered_on.get(recipient)
+            if app.case_type is CaseType.re_appraisal and delivered and prior.received_on:
+                if problem := rules.recorded_receipt_problem(
+                    prior.received_on, delivered, record.case_id
+                ):
+                    return problem
+                # Received = the date signed for (Civil Procedure Law art. 87), as recorded.
+                prior = prior.model_copy(update={"received_on": delivered})
     if app.case_type is CaseType.re_appraisal and prior and prior.received_on:
         window = await clocks.due(
             prior.received_on, policy.re_appraisal_window_days, DayUnit.calendar_days
@@ -132,6 +155,36 @@ async def eligibility_problem(case: CaseFile) -> str | None:
             prior.concluded_on, policy.review_after_years, case.receipt_date
         )
     return None
+
+
+PRIOR_CASE_TYPES = (CaseType.re_appraisal, CaseType.review)
+
+
+async def recorded_prior(case: CaseFile) -> PriorRecord | None:
+    """The prior conclusion as this system recorded it (None: not a case of this system),
+    and an event saying what the check found (no personal data)."""
+    prior = case.application.prior_conclusion
+    assert prior is not None
+    record: PriorRecord | None = await workflow.execute_activity_method(
+        PriorConclusions.find_prior_conclusion,
+        PriorQuery(
+            case_id=case.case_id,
+            stage=Stage.acceptance,
+            prior_case_id=prior.case_id,
+            citizen_id=case.application.worker.citizen_id,
+        ),
+        summary=f"核对原鉴定结论 {prior.case_id} (the prior conclusion as recorded)",
+        **ACTIVITY_OPTIONS,
+    )
+    found = (
+        record.model_dump(mode="json", exclude={"closed_reason"})
+        if record
+        else {"case_id": prior.case_id, "in_this_system": False}
+    )
+    await record_event(
+        case, "prior_conclusion.checked", EventKind.prior_conclusion_checked, "system", found
+    )
+    return record
 
 
 async def refuse(case: CaseFile, rule: str, reason: str) -> None:

@@ -1,5 +1,6 @@
 """Stage 5, archiving (案卷归档): the dispute window (cases under delivery in full,
-workflows/stages/dispute.py), then seal the case file."""
+workflows/stages/dispute.py), then seal the case file (the archive package,
+activities/package.py)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,30 @@ async def run(case: CaseFile) -> None:
             case.closed = CloseReason.delivered
         await enter_stage(case, Stage.archiving)
     assert case.closed_text is not None
+    request = ArchiveRequest(
+        case_id=case.case_id,
+        stage=Stage.archiving,
+        closed_reason=case.closed_text,
+        archived_at=workflow.now(),
+    )
+    if case.archive_package:  # the package: its parts come from the case as it stands
+        request = request.model_copy(
+            update={
+                "package": True,
+                "materials": case.application.materials,
+                "supplemented": case.supplied,
+                "shipments": list(case.shipments.values()),
+                "retention_years": case.policy.archive_retention_years if case.policy else None,
+            }
+        )
     receipt = await workflow.execute_activity_method(
         Archive.archive_case,
-        ArchiveRequest(
-            case_id=case.case_id,
-            stage=Stage.archiving,
-            closed_reason=case.closed_text,
-            archived_at=workflow.now(),
-        ),
+        request,
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-        summary="封存案卷 (seal the case file)",
+        summary="封存案卷 (seal the case file)"
+        if not case.archive_package
+        else "封存案卷包 (seal the archive package: parts, SHA-256, history)",
     )
     case.archive_sha256 = receipt.sha256
     case.stage = Stage.archived

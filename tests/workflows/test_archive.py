@@ -1,0 +1,445 @@
+"""The archive package (issue #9): a delivered case sealed with every part and its SHA-256, the
+digest recomputed here by an independent canonical JSON; `appraisal archive verify` naming a
+changed document, an edited, a deleted and an inserted event row; a review or re-appraisal
+application checked against the prior conclusion as recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from activities import package
+from activities.chain import CHAIN_COLUMNS, GENESIS, breaks, event_hash
+from schemas.application import AppraisalApplication
+from schemas.clock import CHINA_TZ
+from schemas.status import CaseStatus
+from schemas.steps import Stage
+from schemas.vocabulary import CloseReason
+from tests.conftest import CaseEnv
+from tests.helpers import Driver, example
+from workflows.case import AppraisalCase
+from workflows.rules import add_years
+
+APPRAISAL = Path(sys.executable).parent / "appraisal"
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = {
+    "case",
+    "documents",
+    "materials",
+    "events",
+    "decisions",
+    "panel_draws",
+    "delivery",
+    "referral",
+    "outbox",
+    "history",
+}
+
+
+def jcs(value: Any) -> str:
+    """RFC 8785 written out for the values a package holds (objects, arrays, strings, integers,
+    floats such as the history's 2.0 and the policy's 0.8, booleans, null), independently of
+    `rfc8785`: keys sorted by UTF-16 code units, no whitespace, strings escaped as JSON does."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(f"{jcs(k)}:{jcs(value[k])}" for k in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(jcs(v) for v in value) + "]"
+    if isinstance(value, float):  # integral ones as integers, others in positional form
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        assert 1e-4 <= abs(value) < 1e15, value  # where ECMAScript and repr() agree
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        assert abs(value) < 2**53
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def sha(value: Any) -> str:
+    return hashlib.sha256(jcs(value).encode()).hexdigest()
+
+
+async def archived(env: Any, application: AppraisalApplication | None = None) -> Driver:
+    """A case from application to archive: attended, concluded, both letters signed for."""
+    case = await Driver.start(env, application or example("initial_complete"))
+    await case.attend()
+    await case.conclude()
+    final = await case.deliver()
+    assert final.stage is Stage.archived and final.closed is CloseReason.delivered
+    return case
+
+
+async def package_of(pool: asyncpg.Pool, case_id: str) -> tuple[asyncpg.Record, dict[str, Any]]:
+    row = await pool.fetchrow("SELECT * FROM archives WHERE case_id = $1", case_id)
+    assert row is not None and row["format"] == 2
+    parts = {**json.loads(row["case_file"]), "history": json.loads(row["history"])}
+    return row, parts
+
+
+async def verify(database_url: str, *args: str, temporal: str = "") -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(APPRAISAL),
+        "archive",
+        "verify",
+        *args,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            **({"TEMPORAL_ADDRESS": temporal} if temporal else {}),
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_a_delivered_case_is_sealed_as_a_complete_package(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    async with case_env() as env:
+        case = await archived(env)
+        final: CaseStatus = await case.result()
+    case_id = case.handle.id
+    row, parts = await package_of(db_pool, case_id)
+    manifest = json.loads(row["manifest"])
+
+    # Every part, each with its SHA-256; the digest over the manifest, recomputed here.
+    assert set(parts) == set(manifest["parts"]) == PARTS
+    for name, value in parts.items():
+        assert manifest["parts"][name]["sha256"] == sha(value), name
+    assert sha(manifest) == row["sha256"] == final.archive_sha256
+    archived_on = row["archived_at"].astimezone(CHINA_TZ).date()
+    assert row["retain_until"] == add_years(archived_on, 50)
+    assert manifest["retain_until"] == row["retain_until"].isoformat()
+
+    # The parts hold what the file must: case, documents, materials, decisions, draws, delivery.
+    assert parts["case"]["case_id"] == case_id and parts["case"]["stage"] == "archived"
+    letter = await db_pool.fetchrow("SELECT * FROM documents WHERE case_id = $1", case_id)
+    assert [(d["document_id"], d["sha256"]) for d in parts["documents"]] == [
+        (letter["document_id"], hashlib.sha256(letter["content"]).hexdigest())
+    ]
+    assert [(m["kind"], m["handed_in"]) for m in parts["materials"]] == [
+        (m.kind.value, "application") for m in example("initial_complete").materials
+    ]
+    actors = {(d["kind"], d["actor"]) for d in parts["decisions"]}
+    assert {("review.approved", s) for s in ("S0101", "S0102", "S0103")} <= actors
+    assert ("conclusion.decided", "C0201") in actors
+    assert final.panel is not None
+    assert {("opinion.recorded", m.expert_id) for m in final.panel.members} <= actors
+    assert [d["attempt"] for d in parts["panel_draws"]] == [1]
+    assert parts["panel_draws"][0]["members"] and parts["panel_draws"][0]["seed"]
+    shipments = parts["delivery"]["shipments"]
+    assert sorted(s["recipient"] for s in shipments) == ["employer", "worker"]
+    assert all(s["signer"] == "本人" and s["delivered_at"] and s["waybill_no"] for s in shipments)
+    kinds = [e["kind"] for e in parts["delivery"]["events"]]
+    assert kinds.count("letter.sent") == 2 and kinds.count("postal.delivered") == 2
+    assert parts["referral"] == []
+
+    # The event log with its chain, up to the seal; then only `case.archived` naming the digest.
+    rows = await db_pool.fetch(
+        f"SELECT {CHAIN_COLUMNS} FROM case_events WHERE case_id = $1 ORDER BY seq", case_id
+    )
+    assert breaks(rows) == []
+    assert [e["id"] for e in parts["events"]] == [r["id"] for r in rows[:-1]]
+    assert rows[-1]["kind"] == "case.archived"
+    assert json.loads(rows[-1]["data"])["sha256"] == row["sha256"]
+    assert manifest["events_through"] == {"seq": rows[-2]["seq"], "hash": rows[-2]["hash"]}
+
+    # The Temporal history, exported up to the archiving activity (not its completion).
+    history = parts["history"]["events"]
+    assert history[0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    scheduled = [
+        e["eventId"]
+        for e in history
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
+        and e["activityTaskScheduledEventAttributes"]["activityType"]["name"] == "archive_case"
+    ]
+    assert len(scheduled) == 1  # its own scheduling is in, its completion is not
+    assert all(
+        e["eventType"] != "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+        or e["activityTaskCompletedEventAttributes"]["scheduledEventId"] != scheduled[0]
+        for e in history
+    )
+    assert history[-1]["eventType"] != "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+    assert manifest["history_through_event"] == history[-1]["eventId"]
+    replayed = await Replayer(
+        workflows=[AppraisalCase], data_converter=pydantic_data_converter
+    ).replay_workflow(WorkflowHistory.from_json(case_id, parts["history"]))
+    assert replayed.replay_failure is None  # the export replays on this code
+
+    code, out, err = await verify(database_url, case_id, "--json")
+    assert code == 0, err
+    [check] = json.loads(out)
+    assert check["ok"] and check["altered"] == [] and check["sha256"] == row["sha256"]
+
+
+async def tamper(pool: asyncpg.Pool, table: str, statement: str, *args: Any) -> None:
+    """What a table owner can do: switch the append-only trigger off, write, switch it on."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        await conn.execute(statement, *args)
+        await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+async def altered(database_url: str, case_id: str) -> list[dict[str, Any]]:
+    code, out, err = await verify(database_url, case_id, "--json")
+    assert code == 4, (code, out, err)
+    [check] = json.loads(out)
+    assert not check["ok"]
+    found: list[dict[str, Any]] = check["altered"]
+    return found
+
+
+async def test_verify_names_a_changed_document_and_edited_deleted_and_inserted_rows(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    async with case_env() as env:
+        case = await archived(env)
+    case_id = case.handle.id
+    assert (await verify(database_url, case_id))[0] == 0
+    rows = await db_pool.fetch(
+        "SELECT id, kind FROM case_events WHERE case_id = $1 ORDER BY seq", case_id
+    )
+    opinion = next(r["id"] for r in rows if r["kind"] == "opinion.recorded")
+    signoff = next(r["id"] for r in rows if r["kind"] == "review.approved")
+
+    # An edited row: the opinion changed to another grade.
+    await tamper(
+        db_pool,
+        "case_events",
+        """UPDATE case_events SET data = jsonb_set(data, '{outcome,verdict}', '"grade_5"')
+           WHERE id = $1""",
+        opinion,
+    )
+    found = await altered(database_url, case_id)
+    assert [(a["part"], a["row_id"]) for a in found] == [("events", opinion)]
+    assert "edited" in found[0]["what"]
+
+    # A deleted row: a review sign-off removed.
+    await tamper(db_pool, "case_events", "DELETE FROM case_events WHERE id = $1", signoff)
+    found = await altered(database_url, case_id)
+    named = {(a["part"], a["row_id"]) for a in found}
+    assert {("events", opinion), ("events", signoff)} <= named
+    assert any(a["row_id"] == signoff and "deleted" in a["what"] for a in found)
+
+    # An inserted row, chained by the trigger as any append: after the seal, so named.
+    inserted = await db_pool.fetchval(
+        """INSERT INTO case_events (case_id, event_key, stage, kind, actor, occurred_at, data)
+           VALUES ($1, 'late', 'conclusion', 'opinion.corrected', 'EXP-001', now(), '{}')
+           RETURNING id""",
+        case_id,
+    )
+    found = await altered(database_url, case_id)
+    assert any(a["row_id"] == inserted and "inserted" in a["what"] for a in found)
+
+    # A changed document: one byte of the conclusion letter.
+    await tamper(
+        db_pool,
+        "documents",
+        "UPDATE documents SET content = overlay(content placing '\\x25'::bytea from 20)"
+        " WHERE case_id = $1",
+        case_id,
+    )
+    letter = await db_pool.fetchval("SELECT document_id FROM documents WHERE case_id = $1", case_id)
+    found = await altered(database_url, case_id)
+    assert ("documents", letter) in {(a["part"], a["item"]) for a in found}
+
+    # --all checks every archive and fails on this one; the text names the part and row.
+    code, out, _ = await verify(database_url, "--all")
+    assert code == 4 and f"events: event row {opinion}" in out and "archives," in out
+    code, _, err = await verify(database_url, "NO-SUCH-CASE")
+    assert code == 1 and err.startswith("refused: 无此案件 NO-SUCH-CASE (no case NO-SUCH-CASE)")
+    code, _, err = await verify(database_url, case_id, "--all")
+    assert code == 1 and "give one case number or --all" in err
+    open_case = f"{case_id}-open"
+    await db_pool.execute(
+        """INSERT INTO cases (case_id, case_type, worker_ref, mode, jurisdiction, stage,
+                              received_at)
+           VALUES ($1, 'initial', $1, 'on_site', 'city', 'organizing', now())""",
+        open_case,
+    )
+    code, _, err = await verify(database_url, open_case)
+    assert code == 1 and f"(case {open_case} is not archived: stage organizing)" in err
+
+
+def applying(
+    prior: AppraisalApplication, name: str, **prior_conclusion: Any
+) -> AppraisalApplication:
+    """A review or re-appraisal application of the prior case's worker."""
+    data = example(name).model_dump(mode="json")
+    worker = prior.worker.model_dump(mode="json")
+    data["worker"] = worker
+    data["applicant"] = {"role": "worker", "name": worker["name"], "mobile": worker["mobile"]}
+    data["prior_conclusion"] = prior_conclusion
+    data.pop("received_on", None)
+    return AppraisalApplication.model_validate(data)
+
+
+async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusion(
+    case_env: CaseEnv, db_pool: asyncpg.Pool
+) -> None:
+    prior = example("initial_complete")
+    async with case_env() as env:
+        case = await archived(env, prior)
+        prior_id = case.handle.id
+        issued = await db_pool.fetchval(
+            "SELECT occurred_at FROM case_events WHERE case_id = $1 AND kind = 'conclusion.issued'",
+            prior_id,
+        )
+        concluded = issued.astimezone(CHINA_TZ).date()
+        signed = await db_pool.fetchval(
+            """SELECT min((data->>'occurred_at')::timestamptz) FROM case_events
+               WHERE case_id = $1 AND kind = 'postal.delivered'""",
+            prior_id,
+        )
+        delivered = signed.astimezone(CHINA_TZ).date()
+
+        # Refused at once: no time passes meanwhile (result() would let the server skip).
+        with env.auto_time_skipping_disabled():
+            # A wrong typed conclusion date: refused, naming the recorded one.
+            wrong = concluded - timedelta(days=400)
+            review = await Driver.start(
+                env, applying(prior, "review", case_id=prior_id, concluded_on=wrong.isoformat())
+            )
+            result = await review.result()
+            assert result.closed is CloseReason.refused and result.closed_reason
+            assert f"的结论作出于 {concluded}, 申请填写 {wrong}" in result.closed_reason
+
+            # The right date, too early: the one-year rule counted from the recorded date.
+            early = await Driver.start(
+                env, applying(prior, "review", case_id=prior_id, concluded_on=concluded.isoformat())
+            )
+            result = await early.result()
+            assert result.closed is CloseReason.refused and result.closed_reason
+            assert (
+                f"结论作出 {concluded}, 最早可申请 {add_years(concluded, 1)}"
+                in result.closed_reason
+            )
+
+            # A re-appraisal that says it received the letter before it was signed for.
+            re_appraisal = await Driver.start(
+                env,
+                applying(
+                    prior,
+                    "re_appraisal",
+                    case_id=prior_id,
+                    concluded_on=concluded.isoformat(),
+                    received_on=concluded.isoformat(),
+                ),
+            )
+            result = await re_appraisal.result()
+            assert result.closed is CloseReason.refused and result.closed_reason
+            assert f"结论书于 {delivered} 签收, 申请填写收到于 {concluded}" in result.closed_reason
+
+        # A year on, the review with the recorded date is accepted.
+        await env.sleep(timedelta(days=366).total_seconds())
+        late = await Driver.start(
+            env, applying(prior, "review", case_id=prior_id, concluded_on=concluded.isoformat())
+        )
+        status = await late.until(lambda s: s.stage is Stage.organizing)
+        assert status.closed is None
+        await late.handle.terminate("test over")
+    checked = await db_pool.fetchval(
+        """SELECT data FROM case_events WHERE case_id = $1 AND kind = 'prior_conclusion.checked'""",
+        late.handle.id,
+    )
+    record = json.loads(checked)
+    assert record["case_id"] == prior_id and record["same_worker"] and record["archived"]
+    assert record["concluded_on"] == concluded.isoformat() and record["outcome"] == "grade_8"
+
+
+async def forge(pool: asyncpg.Pool, case_id: str, row_id: int) -> None:
+    """What PostgreSQL's owner can do with care: change an opinion, then rewrite every hash
+    after it, the package's parts, its manifest and digest, and the `case.archived` row."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE case_events DISABLE TRIGGER USER")
+        await conn.execute("ALTER TABLE archives DISABLE TRIGGER USER")
+        await conn.execute(
+            """UPDATE case_events SET data = jsonb_set(data, '{outcome,verdict}', '"grade_5"')
+               WHERE id = $1""",
+            row_id,
+        )
+
+        async def rechain() -> None:
+            prev = GENESIS
+            for row in await conn.fetch(
+                f"SELECT {CHAIN_COLUMNS} FROM case_events WHERE case_id = $1 ORDER BY seq",
+                case_id,
+            ):
+                new = event_hash({**dict(row), "prev_hash": prev})
+                await conn.execute(
+                    "UPDATE case_events SET prev_hash = $2, hash = $3 WHERE id = $1",
+                    row["id"],
+                    prev,
+                    new,
+                )
+                prev = new
+
+        await rechain()
+        stored = await conn.fetchrow("SELECT * FROM archives WHERE case_id = $1", case_id)
+        parts = json.loads(stored["case_file"])
+        manifest = json.loads(stored["manifest"])
+        log = (await package.events(conn, case_id))[:-1]  # without `case.archived`
+        parts["events"] = log
+        parts["decisions"] = package.of_families(log, package.DECISION_FAMILIES)
+        for name in ("events", "decisions"):
+            manifest["parts"][name]["sha256"] = package.sha256(parts[name])
+        manifest["events_through"] = {"seq": log[-1]["seq"], "hash": log[-1]["hash"]}
+        digest = package.sha256(manifest)
+        await conn.execute(
+            """UPDATE archives SET sha256 = $2, case_file = $3::jsonb, manifest = $4::jsonb
+               WHERE case_id = $1""",
+            case_id,
+            digest,
+            json.dumps(parts, ensure_ascii=False),
+            json.dumps(manifest, ensure_ascii=False),
+        )
+        await conn.execute(
+            """UPDATE case_events SET data = jsonb_set(data, '{sha256}', to_jsonb($2::text))
+               WHERE case_id = $1 AND kind = 'case.archived'""",
+            case_id,
+            digest,
+        )
+        await rechain()
+        await conn.execute("ALTER TABLE case_events ENABLE TRIGGER USER")
+        await conn.execute("ALTER TABLE archives ENABLE TRIGGER USER")
+
+
+async def test_an_archive_rewritten_with_every_hash_is_caught_by_the_temporal_anchor(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    """Everything in PostgreSQL, hashes included, can be rewritten by its owner: only the
+    digest the case's Temporal history recorded when it sealed the package shows it."""
+    async with case_env() as env:
+        case = await archived(env)
+        case_id = case.handle.id
+        temporal = env.client.service_client.config.target_host
+        code, out, err = await verify(database_url, case_id, "--anchor", temporal=temporal)
+        assert code == 0 and "anchor: matches" in out, (out, err)
+        opinion = await db_pool.fetchval(
+            "SELECT id FROM case_events WHERE case_id = $1 AND kind = 'opinion.recorded'", case_id
+        )
+        await forge(db_pool, case_id, opinion)
+        code, out, err = await verify(database_url, case_id)
+        assert code == 0, (out, err)  # consistent in PostgreSQL alone
+        code, out, err = await verify(
+            database_url, case_id, "--anchor", "--json", temporal=temporal
+        )
+    assert code == 4, (out, err)
+    [check] = json.loads(out)
+    assert [a["part"] for a in check["altered"]] == ["anchor"]
+    assert check["anchor"].startswith("differs")
