@@ -52,10 +52,12 @@ def create_app(
     if bool(webhook_url) != bool(webhook_secret):
         raise ValueError("webhook_url and webhook_secret go together")
     store = ShipmentStore(state_file)
-    webhooks = (
-        WebhookSender(webhook_url, webhook_secret) if webhook_url and webhook_secret else None
-    )
     bad_day = BadDay()
+    webhooks = (
+        WebhookSender(webhook_url, webhook_secret, stats=lambda: bad_day.stats)
+        if webhook_url and webhook_secret
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -198,7 +200,8 @@ def create_app(
 
     @app.get("/v1/_stats")
     async def get_stats() -> FaultStats:
-        return bad_day.stats
+        pending = 0 if webhooks is None else webhooks.pending
+        return bad_day.stats.model_copy(update={"webhooks_pending": pending})
 
     return app
 

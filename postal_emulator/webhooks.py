@@ -9,24 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import httpx
 
 from infra import signing
 from infra.logs import get_logger
-from postal_emulator.models import Faults, Notification
+from postal_emulator.models import Faults, FaultStats, Notification
 
 log = get_logger(__name__)
 
 
 class WebhookSender:
-    def __init__(self, url: str, secret: str, backoff: tuple[float, ...] = (0.2, 1.0)) -> None:
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        backoff: tuple[float, ...] = (0.2, 1.0),
+        stats: Callable[[], FaultStats] = FaultStats,
+    ) -> None:
         self._url = url
         self._secret = secret
         self._backoff = backoff  # pauses between attempts: len(backoff) + 1 attempts in all
+        self._stats = stats  # the counters in force (they start again when faults are set)
         self._http = httpx.AsyncClient(timeout=5.0)
         self._queue: asyncio.Queue[Notification] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._busy = False
+
+    @property
+    def pending(self) -> int:
+        """Webhooks queued or being delivered."""
+        return self._queue.qsize() + self._busy
 
     def send(self, batch: list[Notification], faults: Faults) -> int:
         """Queue one batch (the events of one call) as the faults say; answer the courier
@@ -51,7 +65,12 @@ class WebhookSender:
 
     async def _run(self) -> None:
         while True:
-            await self._deliver(await self._queue.get())
+            notification = await self._queue.get()
+            self._busy = True
+            try:
+                await self._deliver(notification)
+            finally:
+                self._busy = False
 
     async def _deliver(self, notification: Notification) -> None:
         body = notification.model_dump_json().encode()
@@ -65,6 +84,7 @@ class WebhookSender:
             try:
                 response = await self._http.post(self._url, content=body, headers=headers)
                 if response.is_success:
+                    self._stats().webhooks_delivered += 1
                     log.info("webhook_delivered", attempt=attempt, **ids)
                     return
                 problem = f"HTTP {response.status_code}"
@@ -73,6 +93,7 @@ class WebhookSender:
             log.warning("webhook_attempt_failed", attempt=attempt, problem=problem, **ids)
             if pause is not None:
                 await asyncio.sleep(pause)
+        self._stats().webhooks_given_up += 1
         log.error("webhook_given_up", attempts=len(self._backoff) + 1, **ids)
 
 

@@ -113,32 +113,51 @@ def roomy_sessions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@asynccontextmanager
+async def time_skipping(start: datetime) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server (clock at `start`) with the case's search attributes."""
+    env = await start_time_skipping_at(start)
+    try:
+        await register_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@asynccontextmanager
+async def case_worker(
+    env: WorkflowEnvironment, db_pool: asyncpg.Pool, config: Settings
+) -> AsyncIterator[None]:
+    """The worker with the real activities, its courier at `config.postal_url`."""
+    async with (
+        httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,
+        build_worker(env.client, db_pool, http, config),
+    ):
+        yield
+
+
 @pytest.fixture
 def case_env(
     db_pool: asyncpg.Pool, database_url: str, postal_url: str, roomy_sessions: Path
 ) -> CaseEnv:
     """`async with case_env(start) as env`: a time-skipping server whose clock starts at
-    `start` (China time) and a worker with the real activities (PostgreSQL, postal emulator)."""
+    `start` (China time) and a worker with the real activities (PostgreSQL, postal emulator;
+    `postal_url=` points it at another emulator)."""
 
     @asynccontextmanager
     async def running(
         start: datetime = datetime(2026, 11, 2, 9, 0, tzinfo=CHINA_TZ), **settings: Any
     ) -> AsyncIterator[WorkflowEnvironment]:
-        env = await start_time_skipping_at(start)
-        try:
-            await register_search_attributes(env.client)
-            config = Settings(
-                database_url=database_url,
-                postal_url=postal_url,
-                task_queue=TASK_QUEUE,
-                **{"sessions_file": roomy_sessions, **settings},
-            )
-            async with (
-                httpx.AsyncClient(base_url=postal_url, timeout=20) as http,
-                build_worker(env.client, db_pool, http, config),
-            ):
-                yield env
-        finally:
-            await env.shutdown()
+        config = Settings(
+            **{
+                "database_url": database_url,
+                "postal_url": postal_url,
+                "task_queue": TASK_QUEUE,
+                "sessions_file": roomy_sessions,
+                **settings,
+            }
+        )
+        async with time_skipping(start) as env, case_worker(env, db_pool, config):
+            yield env
 
     return running

@@ -39,8 +39,18 @@ async def running_gateway(
     stack: Stack, database_url: str, **changes: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on a free port; a client with its base URL."""
+    async with gateway_at(stack.address, database_url, **changes) as http:
+        yield http
+
+
+@asynccontextmanager
+async def gateway_at(
+    temporal_address: str, database_url: str, **changes: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on a free port, its cases on the Temporal server at `temporal_address`;
+    a client with its base URL."""
     values: dict[str, Any] = {
-        "temporal_address": stack.address,
+        "temporal_address": temporal_address,
         "database_url": database_url,
         "postal_webhook_secret": SECRET,
         "gateway_max_body_bytes": BODY_LIMIT,

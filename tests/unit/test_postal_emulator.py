@@ -406,6 +406,25 @@ async def test_webhook_is_retried_after_a_failure() -> None:
         signing.verify(SECRET, body, headers["x-postal-signature"])
 
 
+async def test_stats_count_webhooks_answered_given_up_and_pending() -> None:
+    receiver = Receiver(failures=3)  # the first webhook's three attempts all fail
+    async with courier_with_hooks(receiver) as http:
+        await mail_one(http)
+        await mail_one(http)
+        await receiver.received(4)
+
+        async def drained() -> dict[str, int]:
+            while True:
+                stats: dict[str, int] = (await http.get("/v1/_stats")).json()
+                if not stats["webhooks_pending"]:
+                    return stats
+                await asyncio.sleep(0.02)
+
+        stats = await asyncio.wait_for(drained(), 5)
+
+    assert stats["webhooks_given_up"] == 1 and stats["webhooks_delivered"] == 1
+
+
 async def test_duplicated_webhooks_arrive_twice_each() -> None:
     receiver = Receiver()
     async with courier_with_hooks(receiver) as http:
