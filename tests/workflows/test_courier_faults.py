@@ -178,6 +178,29 @@ async def test_5xx_and_latency_still_post_one_letter_per_recipient_and_delivery_
     assert len(delivered) == 2 and {e["actor"] for e in delivered} == {WEBHOOK_ACTOR}
 
 
+async def test_an_outage_is_waited_out_and_the_letters_go_once_it_ends(
+    post_env: PostEnv, db_pool: asyncpg.Pool
+) -> None:
+    async with post_env(MONDAY) as post:
+        case = await posted(post)
+        await post.faults.set(down=True)
+        await case.decide()
+        # An hour of outage on the server's clock: retried (backoff up to 5 minutes), no letter.
+        await case.skip_to(await post.now() + timedelta(hours=1))
+        assert (await post.faults.stats())["answered_5xx"] >= 10
+        assert (await case.status()).shipments == []
+        await post.faults.reset()
+        await case.skip_to(await post.now() + timedelta(minutes=6))
+        status = await case.posted()
+        assert await post.letters_posted(case.handle.id) == 2
+        for recipient in Recipient:
+            await post.deliver(waybill(status, recipient))
+        final = await case.result()
+    assert final.closed is CloseReason.delivered and final.stage is Stage.archived
+    kinds = [e["kind"] for e in await events(db_pool, case.handle.id)]
+    assert kinds.count("letter.sent") == 2 and kinds.count("postal.delivered") == 2
+
+
 async def test_duplicated_and_reversed_webhooks_give_one_delivery_each(
     post_env: PostEnv, db_pool: asyncpg.Pool
 ) -> None:
