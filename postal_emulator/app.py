@@ -28,7 +28,7 @@ from postal_emulator.models import (
 )
 from postal_emulator.server import serve
 from postal_emulator.store import ShipmentClosed, ShipmentStore
-from postal_emulator.webhooks import WebhookSender
+from postal_emulator.webhooks import BACKOFF, WebhookSender
 
 log = get_logger(__name__)
 
@@ -48,13 +48,14 @@ def create_app(
     state_file: Path | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    webhook_backoff: tuple[float, ...] = BACKOFF,
 ) -> FastAPI:
     if bool(webhook_url) != bool(webhook_secret):
         raise ValueError("webhook_url and webhook_secret go together")
     store = ShipmentStore(state_file)
     bad_day = BadDay()
     webhooks = (
-        WebhookSender(webhook_url, webhook_secret, stats=lambda: bad_day.stats)
+        WebhookSender(webhook_url, webhook_secret, webhook_backoff, stats=lambda: bad_day.stats)
         if webhook_url and webhook_secret
         else None
     )
@@ -238,8 +239,9 @@ async def running(
     state_file: Path | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    webhook_backoff: tuple[float, ...] = BACKOFF,
 ) -> AsyncIterator[str]:
     """The emulator in the current event loop; yields its base URL (port 0: a free one)."""
-    app = create_app(state_file, webhook_url, webhook_secret)
+    app = create_app(state_file, webhook_url, webhook_secret, webhook_backoff)
     async with serve(app, host, port) as url:
         yield url

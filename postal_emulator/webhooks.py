@@ -20,12 +20,17 @@ from postal_emulator.models import Faults, FaultStats, Notification
 log = get_logger(__name__)
 
 
+# A courier keeps trying for a while: a receiver may not know a waybill for the first moment
+# after the courier created it (the case records it once the courier has answered).
+BACKOFF = (0.2, 1.0, 5.0, 15.0)
+
+
 class WebhookSender:
     def __init__(
         self,
         url: str,
         secret: str,
-        backoff: tuple[float, ...] = (0.2, 1.0),
+        backoff: tuple[float, ...] = BACKOFF,
         stats: Callable[[], FaultStats] = FaultStats,
     ) -> None:
         self._url = url

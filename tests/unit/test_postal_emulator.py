@@ -347,10 +347,13 @@ SECRET = "test-webhook-secret"
 
 @contextlib.asynccontextmanager
 async def courier_with_hooks(receiver: Receiver) -> AsyncIterator[httpx.AsyncClient]:
-    """An emulator posting its webhooks to `receiver`; yields a client of the emulator."""
+    """An emulator posting its webhooks to `receiver` (three attempts, quickly); yields a
+    client of the emulator."""
     async with (
         serve(receiver.app) as hooks_url,
-        running(webhook_url=f"{hooks_url}/hooks", webhook_secret=SECRET) as url,
+        running(
+            webhook_url=f"{hooks_url}/hooks", webhook_secret=SECRET, webhook_backoff=(0.2, 1.0)
+        ) as url,
         httpx.AsyncClient(base_url=url) as http,
     ):
         yield http
