@@ -41,9 +41,8 @@ DELIVERY_FAMILIES = {
     "postal",
     "address",
     "delivery",
-    "publication",
-    "public_notice",
-    "dispute",
+    "notice",  # notice.published: 公告送达, where, when, deemed delivered on
+    "dispute_window",  # dispute_window.ended
 }
 REFERRAL_FAMILIES = {"referral", "re_appraisal"}
 
@@ -153,6 +152,9 @@ async def collect(
         "delivery": {
             "shipments": [s.model_dump(mode="json") for s in request.shipments],
             "events": of_families(log, DELIVERY_FAMILIES),
+            # 公告送达: each publication (recipient, place, time, deemed-delivered date, the
+            # notice document and its SHA-256), as the case recorded it.
+            "public_notices": [e["data"] for e in log if e["kind"] == "notice.published"],
         },
         "referral": of_families(log, REFERRAL_FAMILIES),
         "outbox": await outbox(conn, request.case_id),

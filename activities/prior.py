@@ -1,6 +1,7 @@
 """A prior conclusion as this system recorded it, for a review (复查) or re-appraisal (再次鉴定)
 application that names it: the conclusion's date and outcome, and each letter's delivery date
-(the date signed for), read from the prior case's chained event log."""
+(the date signed for, or for a letter served by public notice the date it was deemed
+delivered), read from the prior case's chained event log."""
 
 from __future__ import annotations
 
@@ -44,6 +45,24 @@ class PriorConclusions:
                    GROUP BY l.data->>'recipient'""",
                 query.prior_case_id,
             )
+            # 公告送达: a letter returned twice is deemed delivered when the notice period ran.
+            deemed = await conn.fetch(
+                """SELECT data->>'recipient' AS recipient,
+                          min((data->>'delivered_on')::date) AS delivered_on
+                   FROM case_events WHERE case_id = $1 AND kind = 'delivery.deemed'
+                   GROUP BY data->>'recipient'""",
+                query.prior_case_id,
+            )
+        signed = {
+            r["recipient"]: r["signed_at"].astimezone(CHINA_TZ).date()
+            for r in delivered
+            if r["recipient"] and r["signed_at"]
+        }
+        published = {
+            r["recipient"]: r["delivered_on"]
+            for r in deemed
+            if r["recipient"] and r["delivered_on"] and r["recipient"] not in signed
+        }
         return PriorRecord(
             case_id=query.prior_case_id,
             same_worker=case["worker_ref"] == worker_ref(query.citizen_id, self.worker_ref_key),
@@ -52,9 +71,6 @@ class PriorConclusions:
             outcome=(issued["verdict"] if issued else None) or case["outcome"],
             outcome_label=case["outcome_label"],
             closed_reason=case["closed_reason"],
-            delivered_on={
-                r["recipient"]: r["signed_at"].astimezone(CHINA_TZ).date()
-                for r in delivered
-                if r["recipient"] and r["signed_at"]
-            },
+            delivered_on={**signed, **published},
+            deemed=sorted(published),
         )

@@ -308,3 +308,5 @@ class PriorRecord(BaseModel):
     outcome_label: str | None = None  # e.g. 七级
     closed_reason: str | None = None
     delivered_on: dict[str, date] = Field(default_factory=dict)  # by recipient (worker, employer)
+    # Recipients whose delivered_on is the date deemed delivered by public notice (公告送达).
+    deemed: list[str] = Field(default_factory=list)

@@ -188,12 +188,16 @@ def recorded_prior_problem(prior: PriorConclusion, record: PriorRecord) -> str |
     return None
 
 
-def recorded_receipt_problem(received: date, delivered: date, case_id: str) -> str | None:
-    """A re-appraisal: the conclusion cannot have been received before it was signed for."""
+def recorded_receipt_problem(
+    received: date, delivered: date, case_id: str, deemed: bool = False
+) -> str | None:
+    """A re-appraisal: the conclusion cannot have been received before it was signed for (or,
+    served by public notice, before it was deemed delivered)."""
     if received >= delivered:
         return None
+    served = f"经公告送达, 视为送达于 {delivered}" if deemed else f"于 {delivered} 签收"
     return (
-        f"收到结论日期早于本系统记录的送达日期: 案件 {case_id} 的结论书于 {delivered} 签收, "
+        f"收到结论日期早于本系统记录的送达日期: 案件 {case_id} 的结论书{served}, "
         f"申请填写收到于 {received} (the receipt date typed precedes the recorded delivery: "
         f"{delivered})"
     )

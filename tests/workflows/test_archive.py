@@ -294,7 +294,13 @@ async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusi
 ) -> None:
     prior = example("initial_complete")
     async with case_env() as env:
-        case = await archived(env, prior)
+        # Signed for the day after the conclusion, so a receipt typed as the conclusion's
+        # date (the earliest an application accepts) precedes the recorded delivery.
+        case = await Driver.start(env, prior)
+        await case.attend()
+        await case.conclude()
+        await case.skip_to(await env.get_current_time() + timedelta(days=1))
+        assert (await case.deliver()).closed is CloseReason.delivered
         prior_id = case.handle.id
         issued = await db_pool.fetchval(
             "SELECT occurred_at FROM case_events WHERE case_id = $1 AND kind = 'conclusion.issued'",

@@ -133,10 +133,11 @@ async def eligibility_problem(case: CaseFile) -> str | None:
             delivered = record.delivered_on.get(recipient)
             if app.case_type is CaseType.re_appraisal and delivered and prior.received_on:
                 if problem := rules.recorded_receipt_problem(
-                    prior.received_on, delivered, record.case_id
+                    prior.received_on, delivered, record.case_id, recipient in record.deemed
                 ):
                     return problem
-                # Received = the date signed for (Civil Procedure Law art. 87), as recorded.
+                # Received = the date signed for (Civil Procedure Law art. 87), or the date
+                # deemed delivered by public notice, as recorded.
                 prior = prior.model_copy(update={"received_on": delivered})
     if app.case_type is CaseType.re_appraisal and prior and prior.received_on:
         window = await clocks.due(
