@@ -176,8 +176,8 @@ async def test_case_through_every_stage_with_the_cli(
         workflows=[AppraisalCase], data_converter=pydantic_data_converter
     ).replay_workflow(history)
     if os.environ.get("RECORD_HISTORY"):
-        (HISTORIES / "v4").mkdir(exist_ok=True)
-        (HISTORIES / "v4" / "happy_path.json").write_text(history.to_json(), encoding="utf-8")
+        (HISTORIES / "v5").mkdir(exist_ok=True)
+        (HISTORIES / "v5" / "happy_path.json").write_text(history.to_json(), encoding="utf-8")
 
 
 async def test_wrong_check_digit_fails_the_workflow_at_once(stack: Stack) -> None:

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from schemas.referral import PROVINCE_SUFFIX
 from workflows.case import AppraisalCase
 
 ROOT = Path(__file__).resolve().parents[1] / "histories"
 # v1: recorded before the core hardening (cases running when it deployed); v2: since; v3: since
 # moved conclusion clocks are counted again from the start (patch `recounted-moves`); v4: since
-# the rules of issue #8 (patch `jining-rules`).
+# the rules of issue #8 (patch `jining-rules`); v5: since delivery in full and the archive
+# package (patches `full-delivery`, `archive-package`).
 HISTORIES = sorted(ROOT.glob("v*/*.json"))
 
 
@@ -34,7 +37,7 @@ PATHS = {
 def test_histories_are_stored() -> None:
     """Every version of the workflow code keeps one history per important path."""
     versions = {p.parent.name for p in HISTORIES}
-    assert {"v1", "v2", "v3", "v4"} <= versions
+    assert {"v1", "v2", "v3", "v4", "v5"} <= versions
     for version in versions:
         assert {p.stem for p in HISTORIES if p.parent.name == version} == PATHS
 
@@ -49,12 +52,22 @@ def test_search_attributes_are_upserted_only_on_change() -> None:
     assert upserts(ROOT / "v2" / "happy_path.json") * 2 <= upserts(ROOT / "v1" / "happy_path.json")
 
 
+def case_number(path: Path, events: list[dict[str, Any]]) -> str:
+    """The workflow id the history ran under: a referral's id is made from it, so a history
+    with a referral replays under its own case number (others under the file's name)."""
+    for event in events:
+        child = event.get("startChildWorkflowExecutionInitiatedEventAttributes")
+        if child:
+            return str(child["workflowId"]).removesuffix(PROVINCE_SUFFIX)
+    return path.stem
+
+
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_stored_history_replays(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     events = json.loads(text)["events"]
     assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
-    history = WorkflowHistory.from_json(path.stem, text)
+    history = WorkflowHistory.from_json(case_number(path, events), text)
     replayer = Replayer(workflows=[AppraisalCase], data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
