@@ -38,8 +38,10 @@ BODY_LIMIT = 16 * 1024
 async def running_gateway(
     stack: Stack, database_url: str, **changes: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app on a free port; a client with its base URL."""
-    async with gateway_at(stack.address, database_url, **changes) as http:
+    """The real app on a free port (its cases on the stack's Temporal unless `changes` say
+    otherwise); a client with its base URL."""
+    temporal_address = changes.pop("temporal_address", stack.address)
+    async with gateway_at(temporal_address, database_url, **changes) as http:
         yield http
 
 
