@@ -77,6 +77,19 @@ async def export_history(case_id: str) -> dict[str, Any]:
     return (await handle.fetch_history()).to_json_dict()
 
 
+def archived_event(request: ArchiveRequest, **data: str) -> EventRecord:
+    """The last row of a sealed case's log: what it was sealed with."""
+    return EventRecord(
+        case_id=request.case_id,
+        stage=Stage.archived,
+        key="case.archived",
+        kind="case.archived",
+        actor="system",
+        at=request.archived_at,
+        data=data,
+    )
+
+
 class Archive:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -134,16 +147,7 @@ class Archive:
                 json.dumps(history_part, ensure_ascii=False),
             )
             await insert_event(
-                conn,
-                EventRecord(
-                    case_id=request.case_id,
-                    stage=Stage.archived,
-                    key="case.archived",
-                    kind="case.archived",
-                    actor="system",
-                    at=request.archived_at,
-                    data={"sha256": digest, "retain_until": retain_until.isoformat()},
-                ),
+                conn, archived_event(request, sha256=digest, retain_until=retain_until.isoformat())
             )
             return ArchiveReceipt(
                 case_id=request.case_id,
@@ -186,18 +190,7 @@ class Archive:
                 Stage.archived.value,
                 request.archived_at,
             )
-            await insert_event(
-                conn,
-                EventRecord(
-                    case_id=request.case_id,
-                    stage=Stage.archived,
-                    key="case.archived",
-                    kind="case.archived",
-                    actor="system",
-                    at=request.archived_at,
-                    data={"sha256": digest},
-                ),
-            )
+            await insert_event(conn, archived_event(request, sha256=digest))
             return ArchiveReceipt(
                 case_id=request.case_id, sha256=digest, events=len(case_file["events"])
             )
