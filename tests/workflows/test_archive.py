@@ -307,6 +307,13 @@ async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusi
             prior_id,
         )
         concluded = issued.astimezone(CHINA_TZ).date()
+        signed = await db_pool.fetchval(
+            """SELECT min((data->>'occurred_at')::timestamptz) FROM case_events
+               WHERE case_id = $1 AND kind = 'postal.delivered'""",
+            prior_id,
+        )
+        delivered = signed.astimezone(CHINA_TZ).date()
+        assert delivered > concluded
         # Refused at once: no time passes meanwhile (result() would let the server skip).
         with env.auto_time_skipping_disabled():
             # A wrong typed conclusion date: refused, naming the recorded one.
@@ -317,6 +324,37 @@ async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusi
             result = await review.until(lambda s: s.stage is Stage.archived)
             assert result.closed is CloseReason.refused and result.closed_reason
             assert f"的结论作出于 {concluded}, 申请填写 {wrong}" in result.closed_reason
+
+            # The right date, too early: the one-year rule counted from the recorded date.
+            early = await Driver.start(
+                env, applying(prior, "review", case_id=prior_id, concluded_on=concluded.isoformat())
+            )
+            result = await early.until(lambda s: s.stage is Stage.archived)
+            assert result.closed is CloseReason.refused and result.closed_reason
+            assert (
+                f"结论作出 {concluded}, 最早可申请 {add_years(concluded, 1)}"
+                in result.closed_reason
+            ), (await env.get_current_time(), result.closed_reason)
+
+            # A re-appraisal that says it received the letter before it was signed for.
+            re_appraisal = await Driver.start(
+                env,
+                applying(
+                    prior,
+                    "re_appraisal",
+                    case_id=prior_id,
+                    concluded_on=concluded.isoformat(),
+                    received_on=concluded.isoformat(),
+                ),
+            )
+            result = await re_appraisal.until(lambda s: s.stage is Stage.archived)
+            assert result.closed is CloseReason.refused and result.closed_reason
+            assert (
+                f"结论书于 {delivered} 签收, 申请填写收到于 {concluded}" in result.closed_reason
+            ), (
+                await env.get_current_time(),
+                result.closed_reason,
+            )
 
         # A year on, the review with the recorded date is accepted.
         await env.sleep(timedelta(days=366).total_seconds())
