@@ -37,9 +37,11 @@ async def report(
     update: str,
     model: type[CaseEvent],
     given: BaseModel,
+    **stated: Any,
 ) -> CaseAnswer:
-    """`given` as the case event `model`, sent by `client` under its own event id space."""
-    fields = given.model_dump(exclude={"event_id"})
+    """`given` as the case event `model`, sent by `client` under its own event id space;
+    `stated`: fields the gateway sets from the credential, never from the body."""
+    fields = {**given.model_dump(exclude={"event_id"}), **stated}
     event_id = f"{client.client_id}:{given.model_dump()['event_id']}"
     try:
         event = model(event_id=event_id, actor=client.client_id, **fields)
@@ -53,7 +55,7 @@ async def report(
 @router.post(
     "/v1/cases/{case_id}/examination-results",
     response_model=CaseAnswer,
-    summary="A hospital reports commissioned examination results (scope: examinations)",
+    summary="A hospital reports the examination results it was commissioned for (scope: examinations; the client's registered name must be the hospital the panel named)",
     responses=REFUSALS,
 )
 async def examination_results(
@@ -62,8 +64,15 @@ async def examination_results(
     door: Door,
     client: Annotated[GatewayClient, Depends(scoped(Scope.examinations))],
 ) -> CaseAnswer:
+    # The hospital is the credential's: a hospital reports only where it was commissioned.
     return await report(
-        door, client, case_id, "report_examination_results", ExaminationResults, body
+        door,
+        client,
+        case_id,
+        "report_examination_results",
+        ExaminationResults,
+        body,
+        hospital=client.name,
     )
 
 

@@ -162,6 +162,9 @@ class ExaminationResults(CaseEvent):
     """The hospital reports (signal `examination_results`)."""
 
     summary: Annotated[str, Field(min_length=1, max_length=2000)]
+    # Set by the gateway to the reporting hospital's registered name: results are taken only
+    # from the hospital the panel commissioned. None: entered by the office from paper.
+    hospital: Annotated[str, Field(min_length=2, max_length=100)] | None = None
 
 
 class ExaminationRefusal(CaseEvent):

@@ -75,15 +75,20 @@ async def gateway(stack: Stack, database_url: str) -> AsyncIterator[httpx.AsyncC
 class Tokens:
     """One client per kind of other system, each with its scopes (made with the CLI)."""
 
-    hospital: str  # examinations
+    hospital: str  # examinations, registered as the hospital the test cases commission
+    other_hospital: str  # examinations, a hospital no test case commissions
     hotline: str  # ledger, re_appraisal
     ems: str  # postal
 
 
-async def add_client(stack: Stack, client_id: str, *scopes: str) -> str:
+COMMISSIONED = "济宁市第一人民医院"
+
+
+async def add_client(stack: Stack, client_id: str, *scopes: str, name: str = "") -> str:
     flags = [part for scope in scopes for part in ("--scope", scope)]
+    name = name or f"{client_id} 测试"
     code, out, err = await stack.appraisal(
-        "gateway", "clients", "add", client_id, "--name", f"{client_id} 测试", *flags, "--json"
+        "gateway", "clients", "add", client_id, "--name", name, *flags, "--json"
     )
     assert code == 0, err
     token: str = json.loads(out)["token"]
@@ -93,12 +98,13 @@ async def add_client(stack: Stack, client_id: str, *scopes: str) -> str:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def tokens(stack: Stack) -> Tokens:
     suffix = uuid.uuid4().hex[:6]
-    hospital, hotline, ems = await asyncio.gather(
-        add_client(stack, f"hospital-{suffix}", "examinations"),
+    hospital, other_hospital, hotline, ems = await asyncio.gather(
+        add_client(stack, f"hospital-{suffix}", "examinations", name=COMMISSIONED),
+        add_client(stack, f"hospital2-{suffix}", "examinations", name="济宁医学院附属医院"),
         add_client(stack, f"hotline-{suffix}", "ledger", "re_appraisal"),
         add_client(stack, f"ems-{suffix}", "postal"),
     )
-    return Tokens(hospital=hospital, hotline=hotline, ems=ems)
+    return Tokens(hospital=hospital, other_hospital=other_hospital, hotline=hotline, ems=ems)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -146,7 +152,7 @@ async def delivery_cases(stack: Stack) -> AsyncIterator[Cases]:
 async def waiting_for_examination(stack: Stack) -> Driver:
     case = await at_conclusion(stack)
     order = ExaminationOrder(
-        event_id=new_id("o"), actor="panel", hospital="济宁市第一人民医院", items=["肌电图"]
+        event_id=new_id("o"), actor="panel", hospital=COMMISSIONED, items=["肌电图"]
     )
     await case.update(AppraisalCase.commission_examination, order)
     return case

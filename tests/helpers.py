@@ -223,7 +223,9 @@ class Driver:
         left = (instant - await self.env.get_current_time()).total_seconds()
         if left > 0:
             await self.env.sleep(left)
-        while due := await timer_due_soon(self.env, self.handle):
+        while self.env.supports_time_skipping and (
+            due := await timer_due_soon(self.env, self.handle)
+        ):
             ahead = (due - await self.env.get_current_time()).total_seconds()
             await self.env.sleep(max(ahead, 0) + 1)
 

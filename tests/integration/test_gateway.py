@@ -88,6 +88,9 @@ async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
         headers={**bearer(tokens.hospital), "Content-Type": "application/json"},
     )
     refusal(sent, 422, "invalid_request")
+    # Another hospital's credential: the case refuses results from where it commissioned none.
+    other = await gateway.post(url, json=results, headers=bearer(tokens.other_hospital))
+    assert "结果只收受委托医院的" in refusal(other, 409, "refused")
     assert await quiet_length(case) == before
 
     accepted = await gateway.post(url, json=results, headers=bearer(tokens.hospital))

@@ -44,6 +44,12 @@ async def test_postal_and_examination_updates_answer_for_the_case(case_env: Case
             event_id=new_id("o"), actor="panel", hospital="济宁市第一人民医院", items=["肌电图"]
         )
         await case.update(AppraisalCase.commission_examination, order)
+        # Through the gateway the hospital is the credential's: only the commissioned one.
+        elsewhere = results.model_copy(update={"hospital": "济宁医学院附属医院"})
+        assert "结果只收受委托医院的" in await refused(
+            case, AppraisalCase.report_examination_results, elsewhere
+        )
+        results = results.model_copy(update={"hospital": order.hospital})
         answer = await case.update(AppraisalCase.report_examination_results, results)
         assert answer == "examination results recorded"
         status = await case.status()

@@ -50,6 +50,11 @@ async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str
 def check_results(case: CaseFile, results: ExaminationResults) -> None:
     if case.examination_pending is None:
         raise ValueError("没有待回的委托检查 (no commissioned examination is pending)")
+    if results.hospital is not None and results.hospital != case.examination_pending.hospital:
+        raise ValueError(
+            f"本案的检查未委托 {results.hospital}, 结果只收受委托医院的 "
+            "(results are taken only from the hospital the panel commissioned)"
+        )
 
 
 async def on_results(case: CaseFile, results: ExaminationResults) -> str:
