@@ -206,6 +206,15 @@ class Driver:
         handle = await start_case(env.client, application, case_id or new_id(), task_queue)
         return cls(env, handle)
 
+    @classmethod
+    async def in_the_post(
+        cls, env: WorkflowEnvironment, application: AppraisalApplication | None = None
+    ) -> tuple[Driver, CaseStatus]:
+        """A case appraised and concluded (grade 8): both letters in the post."""
+        case = await cls.start(env, application or example("initial_complete"))
+        await case.attend()
+        return case, await case.conclude()
+
     async def status(self) -> CaseStatus:
         result: CaseStatus = await self.handle.query(AppraisalCase.status)
         return result

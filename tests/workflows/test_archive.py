@@ -88,6 +88,20 @@ async def package_of(pool: asyncpg.Pool, case_id: str) -> tuple[asyncpg.Record, 
     return row, parts
 
 
+async def sealed(
+    pool: asyncpg.Pool, final: CaseStatus
+) -> tuple[asyncpg.Record, dict[str, Any], dict[str, Any]]:
+    """The case's package, checked complete: every part with its SHA-256, the digest over the
+    manifest recomputed here and as the case reported it; the row, parts and manifest."""
+    row, parts = await package_of(pool, final.case_id)
+    manifest = json.loads(row["manifest"])
+    assert set(parts) == set(manifest["parts"]) == PARTS
+    for name, value in parts.items():
+        assert manifest["parts"][name]["sha256"] == sha(value), name
+    assert sha(manifest) == row["sha256"] == final.archive_sha256
+    return row, parts, manifest
+
+
 async def verify(database_url: str, *args: str, temporal: str = "") -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         str(APPRAISAL),
@@ -114,14 +128,8 @@ async def test_a_delivered_case_is_sealed_as_a_complete_package(
         case = await archived(env)
         final: CaseStatus = await case.result()
     case_id = case.handle.id
-    row, parts = await package_of(db_pool, case_id)
-    manifest = json.loads(row["manifest"])
-
     # Every part, each with its SHA-256; the digest over the manifest, recomputed here.
-    assert set(parts) == set(manifest["parts"]) == PARTS
-    for name, value in parts.items():
-        assert manifest["parts"][name]["sha256"] == sha(value), name
-    assert sha(manifest) == row["sha256"] == final.archive_sha256
+    row, parts, manifest = await sealed(db_pool, final)
     archived_on = row["archived_at"].astimezone(CHINA_TZ).date()
     assert row["retain_until"] == add_years(archived_on, 50)
     assert manifest["retain_until"] == row["retain_until"].isoformat()

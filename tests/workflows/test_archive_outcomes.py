@@ -21,7 +21,7 @@ from schemas.steps import Recipient, Stage
 from schemas.vocabulary import CloseReason
 from tests.conftest import CaseEnv
 from tests.helpers import G8, Driver, example, new_id, search_attributes
-from tests.workflows.test_archive import PARTS, altered, applying, package_of, sha, tamper, verify
+from tests.workflows.test_archive import altered, applying, sealed, tamper, verify
 from tests.workflows.test_delivery import MONDAY, OTHER, courier, delivery, waybill, webhook
 from tests.workflows.test_dispute import re_appraisal, sign
 from workflows import search_attributes as sa
@@ -79,12 +79,7 @@ async def test_a_published_case_is_sealed_with_its_notice_and_verify_names_the_n
     async with case_env(MONDAY) as env:
         case, final = await published(env, postal_http)
     case_id = case.handle.id
-    row, parts = await package_of(db_pool, case_id)
-    manifest = json.loads(row["manifest"])
-    assert set(parts) == set(manifest["parts"]) == PARTS
-    for name, value in parts.items():
-        assert manifest["parts"][name]["sha256"] == sha(value), name
-    assert sha(manifest) == row["sha256"] == final.archive_sha256
+    _, parts, _ = await sealed(db_pool, final)
 
     # The notice document with its SHA-256 among the documents, beside the letter.
     notice = delivery(final, Recipient.worker).public_notice
@@ -152,9 +147,7 @@ async def test_a_referred_case_is_sealed_with_the_referral_and_its_row_stays_as_
     postal_http: httpx.AsyncClient,
 ) -> None:
     async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude(G8)
+        case, status = await Driver.in_the_post(env)
         for recipient in Recipient:
             await sign(case, postal_http, status, recipient)
         await case.until(lambda s: s.stage is Stage.archiving)
@@ -180,12 +173,7 @@ async def test_a_referred_case_is_sealed_with_the_referral_and_its_row_stays_as_
     assert final.closed is CloseReason.referred and final.referral_id == linked
     assert city["LinkedCase"] == linked and linked_back == case_id  # searchable both ways
 
-    row, parts = await package_of(db_pool, case_id)
-    manifest = json.loads(row["manifest"])
-    assert set(parts) == set(manifest["parts"]) == PARTS
-    for name, value in parts.items():
-        assert manifest["parts"][name]["sha256"] == sha(value), name
-    assert sha(manifest) == row["sha256"] == final.archive_sha256
+    _, parts, _ = await sealed(db_pool, final)
 
     # The referral part: the request and the referral naming the provincial case and the
     # letter's SHA-256; the case record closed as referred, naming it.

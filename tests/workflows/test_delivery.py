@@ -82,9 +82,7 @@ async def test_returned_corrected_returned_again_public_notice_then_deemed_deliv
     postal_faults: PostalFaults,
 ) -> None:
     async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude()
+        case, status = await Driver.in_the_post(env)
         await webhook(
             case,
             await courier(
@@ -247,9 +245,7 @@ async def test_duplicated_and_out_of_order_tracking_events_give_one_delivery_eac
     case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
 ) -> None:
     async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude()
+        case, status = await Driver.in_the_post(env)
         worker, employer = waybill(status, Recipient.worker), waybill(status, Recipient.employer)
         in_transit = await courier(case, postal_http, worker, "in_transit")
         signed = await courier(case, postal_http, worker, "delivered", signer="本人")
@@ -277,28 +273,3 @@ async def test_duplicated_and_out_of_order_tracking_events_give_one_delivery_eac
     log = await events(db_pool, case.handle.id)
     assert [e["kind"] for e in log].count("postal.delivered") == 2
     assert [e["kind"] for e in log].count("postal.returned") == 0
-
-
-async def test_a_lost_webhook_is_found_by_the_tracking_poll(
-    case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
-) -> None:
-    async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude()
-        posted_at = await env.get_current_time()
-        for recipient in Recipient:  # signed for; the webhooks never arrive
-            await courier(case, postal_http, waybill(status, recipient), "delivered", signer="本人")
-        await case.skip_to(posted_at + timedelta(hours=11))
-        assert all(d.delivered_on is None for d in (await case.status()).deliveries)
-        await case.skip_to(posted_at + timedelta(hours=12, minutes=5))
-        status = await case.until(lambda s: all(d.delivered_on for d in s.deliveries))
-        assert {d.delivered_on for d in status.deliveries} == {
-            posted_at.astimezone(CHINA_TZ).date()
-        }
-        final = await case.result()
-    assert final.closed is CloseReason.delivered
-    delivered = [
-        e for e in await events(db_pool, case.handle.id) if e["kind"] == "postal.delivered"
-    ]
-    assert len(delivered) == 2 and {e["actor"] for e in delivered} == {"postal"}

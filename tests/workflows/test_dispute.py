@@ -52,9 +52,7 @@ async def test_the_case_archives_after_the_later_window_and_refuses_a_late_reque
     case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
 ) -> None:
     async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude()
+        case, status = await Driver.in_the_post(env)
         await sign(case, postal_http, status, Recipient.worker)
         worker_signed = await today(case)
         await case.skip_to(await env.get_current_time() + timedelta(days=5))
@@ -105,9 +103,7 @@ async def test_a_request_in_the_window_starts_the_linked_provincial_case(
     case_env: CaseEnv, db_pool: asyncpg.Pool, postal_http: httpx.AsyncClient
 ) -> None:
     async with case_env(MONDAY) as env:
-        case = await Driver.start(env, example("initial_complete"))
-        await case.attend()
-        status = await case.conclude(G8)
+        case, status = await Driver.in_the_post(env)
         await sign(case, postal_http, status, Recipient.worker)
         status = await case.until(lambda s: delivery(s, Recipient.worker).dispute_window_ends)
         window_end = delivery(status, Recipient.worker).dispute_window_ends
