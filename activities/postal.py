@@ -129,14 +129,25 @@ def _raise_for_answer(response: httpx.Response, bound: BoundLogger) -> None:
 
 
 def _message(response: httpx.Response) -> str:
-    """The service's own explanation: {"message": ...}, FastAPI's {"detail": ...}, or text."""
+    """What the courier said went wrong: its error code and the fields it named, never its free
+    text, which may echo the address or mobile sent (personal data must stay out of failure
+    messages, the event log and pending actions). {"error"|"code": …, "fields": [{"field"}]}
+    or FastAPI's {"detail": [{"loc"}]}."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("detail") or body)[:300]
-    return str(body)[:300]
+        body = None
+    if not isinstance(body, dict):
+        return response.reason_phrase
+    code = body.get("error") or body.get("code")
+    said = code[:60] if isinstance(code, str) and code.isascii() else response.reason_phrase
+    listed = body.get("fields") or body.get("detail")
+    fields = [
+        str(f.get("field") or ".".join(str(p) for p in f.get("loc", [])[1:]))[:40]
+        for f in (listed if isinstance(listed, list) else [])
+        if isinstance(f, dict)
+    ]
+    return f"{said} (fields: {', '.join(fields[:10])})" if fields else said
 
 
 def _activity_ids() -> dict[str, str]:
