@@ -42,6 +42,8 @@ class EventKind(StrEnum):
     panel_rechecked = "panel.rechecked"
     recusal_requested = "recusal.requested"  # a party asked for an expert's recusal
     staff_recused = "recusal.staff"  # a person with a declared conflict was refused a step
+    # a request (update or signal) the case refused, with the reason: audits see attempts too
+    request_refused = "request.refused"
     appointment_booked = "appointment.booked"
     appointment_no_seat = "appointment.no_seat"
     appointment_rescheduled = "appointment.rescheduled"

@@ -64,6 +64,7 @@ class AppraisalCase:
         jining_rules = hardened and workflow.patched(patches.JINING_RULES)
         full_delivery = jining_rules and workflow.patched(patches.FULL_DELIVERY)
         archive_package = jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE)
+        recorded_refusals = archive_package and workflow.patched(patches.RECORDED_REFUSALS)
         read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -78,6 +79,7 @@ class AppraisalCase:
                 jining_rules=jining_rules,
                 full_delivery=full_delivery,
                 archive_package=archive_package,
+                recorded_refusals=recorded_refusals,
             )
 
     @property

@@ -89,11 +89,15 @@ class CaseFile:
     # False when replaying a case started before the archive package (patches.ARCHIVE_PACKAGE):
     # the prior-conclusion check and the package are applied only when this is True.
     archive_package: bool = True
+    # False when replaying a case started before refusals were recorded (patches.
+    # RECORDED_REFUSALS): its validators refused at once and left no trace.
+    recorded_refusals: bool = True
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     answers: dict[str, str] = field(default_factory=dict)
+    refusals: int = 0  # refused requests recorded so far (each its own log key)
     shown: dict[str, object] = field(default_factory=dict)  # search attributes last upserted
     unshown: bool = False  # changed since (records.keep_shown writes them)
     stage: Stage = Stage.acceptance

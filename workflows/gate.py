@@ -1,11 +1,15 @@
 """The one gate every event from outside passes, updates and signals alike.
 
-A validator answers at once: refused with the stage's reason, before anything is written. The
-handler then queues on the case's one lock (the Temporal samples' safe message handlers): in
-it the event is checked again against the case as it is *now* (another event may have moved
-it meanwhile), applied, and only then marked seen. A repeat of an applied event gets the first
-answer and changes nothing; concurrent different events apply one after the other. Stages
-take the same lock around their own changes that await (registration, the draw, a booking).
+The handler queues on the case's one lock (the Temporal samples' safe message handlers): in
+it the event is checked against the case as it is *now* (another event may have moved it
+meanwhile), applied, and only then marked seen. A refusal is recorded in the event log
+(`request.refused`, with the reason) before it is answered: an audit sees attempts, not only
+successes. A repeat of an applied event gets the first answer and changes nothing; concurrent
+different events apply one after the other. Stages take the same lock around their own
+changes that await (registration, the draw, a booking).
+
+Cases started before refusals were recorded (patches.RECORDED_REFUSALS) are checked by the
+validator too, which refuses at once and leaves no trace, as it did when they ran.
 
 Nothing applies before the case number is bound to this run (acceptance registers it): a run
 that turns out to reuse another case's number fails without touching that case."""
@@ -19,9 +23,11 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.case_file import CaseFile
+from workflows.records import record_event
 
 with workflow.unsafe.imports_passed_through():
     from schemas.events import CaseEvent
+    from schemas.vocabulary import EventKind
 
 E = TypeVar("E", bound=CaseEvent)
 Check = Callable[[CaseFile, E], None]
@@ -36,9 +42,10 @@ def refusal(reason: str) -> ApplicationError:
 
 
 def check(case: CaseFile, event: E, rule: Check[E]) -> None:
-    """Update validator. A repeat passes (the handler answers it); before registration the
-    state is not settled, so the handler decides."""
-    if event.event_id in case.answers or not case.registered:
+    """Update validator of a case from before refusals were recorded; since, the handler
+    decides (and records a refusal). A repeat passes (the handler answers it); before
+    registration the state is not settled, so the handler decides."""
+    if case.recorded_refusals or event.event_id in case.answers or not case.registered:
         return
     rule(case, event)
 
@@ -53,10 +60,29 @@ async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> s
         try:
             rule(case, event)
         except ValueError as problem:
-            raise refusal(str(problem)) from None
-        answer = await change(case, event)
+            raise await refused(case, event, str(problem)) from None
+        try:
+            answer = await change(case, event)
+        except ApplicationError as failure:
+            if failure.type != "Refused":
+                raise
+            raise await refused(case, event, failure.message) from None
         case.answers[event.event_id] = answer
         return answer
+
+
+async def refused(case: CaseFile, event: E, reason: str) -> ApplicationError:
+    """The refusal to answer, recorded first (for cases since patches.RECORDED_REFUSALS)."""
+    if case.recorded_refusals:
+        case.refusals += 1
+        await record_event(
+            case,
+            f"request.refused:{case.refusals}",
+            EventKind.request_refused,
+            event.actor,
+            {"request": type(event).__name__, "event_id": event.event_id, "reason": reason},
+        )
+    return refusal(reason)
 
 
 async def unlocked(case: CaseFile, event: E, change: Apply[E]) -> str:

@@ -19,3 +19,7 @@ FULL_DELIVERY = "full-delivery"
 # checks a prior conclusion recorded here (review, re-appraisal) and is sealed as the archive
 # package: parts with their SHA-256, a digest in RFC 8785, the history export, retain_until.
 ARCHIVE_PACKAGE = "archive-package"
+# Refused requests leave a trace (issue #10), 2026-12: the rule is checked in the handler,
+# not the validator, and a refusal is recorded in the event log (`request.refused`) before it
+# is answered. Decided once at the start, under the archive package.
+RECORDED_REFUSALS = "recorded-refusals"

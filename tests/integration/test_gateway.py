@@ -53,7 +53,7 @@ def free_port() -> int:
 
 
 async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
-    gateway: httpx.AsyncClient, stack: Stack, tokens: Tokens
+    gateway: httpx.AsyncClient, stack: Stack, tokens: Tokens, db_pool: asyncpg.Pool
 ) -> None:
     case = await waiting_for_examination(stack)
     status = await case.status()
@@ -88,10 +88,11 @@ async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
         headers={**bearer(tokens.hospital), "Content-Type": "application/json"},
     )
     refusal(sent, 422, "invalid_request")
-    # Another hospital's credential: the case refuses results from where it commissioned none.
+    assert await quiet_length(case) == before  # refused at the door: nothing reached the case
+    # Another hospital's credential: the case refuses results from where it commissioned none
+    # (and records the refusal, as every refusal of the case's own).
     other = await gateway.post(url, json=results, headers=bearer(tokens.other_hospital))
     assert "结果只收受委托医院的" in refusal(other, 409, "refused")
-    assert await quiet_length(case) == before
 
     accepted = await gateway.post(url, json=results, headers=bearer(tokens.hospital))
     assert accepted.status_code == 200, accepted.text
@@ -108,13 +109,11 @@ async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
     ]
     assert "recorded" in await case.update(AppraisalCase.record_opinion, opinion)  # moves on
 
-    # The case's own refusal comes back with its reason, and leaves nothing in its history.
-    before = await quiet_length(case)
+    # The case's own refusal comes back with its reason.
     late = await gateway.post(
         url, json={**results, "event_id": "emg-2"}, headers=bearer(tokens.hospital)
     )
     assert "没有待回的委托检查" in refusal(late, 409, "refused")
-    assert await quiet_length(case) == before
     unknown = await gateway.post(
         "/v1/cases/JN-NO-SUCH-1/examination-results", json=results, headers=bearer(tokens.hospital)
     )
@@ -129,8 +128,22 @@ async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
     refusal(hospital, 403, "forbidden")
     sent = await gateway.post(ra_url, json=request, headers=bearer(tokens.hotline))
     assert sent.status_code == 409 and sent.json()["error"] in {"not_supported", "refused"}
-    assert await quiet_length(case) == before
     await case.handle.terminate("test over")
+    # Each refusal of the case's own is in its event log, with who asked and why.
+    refused_requests = await db_pool.fetch(
+        """SELECT actor, data->>'request' AS request, data->>'reason' AS reason
+           FROM case_events WHERE case_id = $1 AND kind = 'request.refused' ORDER BY seq""",
+        case.handle.id,
+    )
+    assert [r["request"] for r in refused_requests] == [
+        "ExpertOpinion",
+        "ExaminationResults",
+        "ExaminationResults",
+        "ReAppraisalRequest",
+    ]
+    assert refused_requests[1]["actor"].startswith("hospital2-")
+    assert "结果只收受委托医院的" in refused_requests[1]["reason"]
+    assert refused_requests[3]["actor"].startswith("hotline-")
 
 
 async def test_the_hard_question_ledger(
