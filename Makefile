@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit venv font schema glyphs clean
+.PHONY: run test lint typecheck unit venv font browser schema glyphs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ venv: $(STAMP)
 font:
 	sh deploy/install-cjk-font.sh
 
+# Debian's Chromium for the Web UI test (Playwright drives it; nothing downloads a browser).
+browser:
+	sh deploy/install-browser.sh
+
 run: $(STAMP) font
 	$(BIN)/python -m infra.devstack
 
@@ -29,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: font lint typecheck
+test: font browser lint typecheck
 	$(BIN)/pytest
 
 schema: $(STAMP)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ class Stack:
     @property
     def address(self) -> str:
         return self.env.client.service_client.config.target_host
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{UI_PORT}"
 
     async def run(self, *command: str, stdin: str | None = None) -> tuple[int, str, str]:
         """Run a command with the stack's environment; returns (exit code, stdout, stderr)."""
@@ -69,12 +74,23 @@ class Stack:
         assert code == 0, err
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+UI_PORT = free_port()  # the dev server's Web UI (tests/integration/test_ui_browser.py)
+
+
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=sa.ALL,
+        ui=True,
+        ui_port=UI_PORT,
     )
     yield env
     await env.shutdown()

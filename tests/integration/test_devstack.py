@@ -18,15 +18,10 @@ import httpx
 import pytest
 
 from infra.devstack import masked, require_free
+from tests.integration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_busy_port_is_refused_with_a_clear_message() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import uuid
 from typing import Any
 
@@ -35,7 +34,7 @@ from tests.gateway_fixtures import (
     waiting_for_examination,
 )
 from tests.helpers import new_id, refused
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, free_port
 from workflows.case import AppraisalCase
 
 
@@ -44,12 +43,6 @@ def refusal(response: httpx.Response, status: int, error: str) -> str:
     body = response.json()
     assert body["error"] == error and body["message"], body
     return str(body["message"])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_examination_results_are_accepted_by_the_case_and_it_moves_on(
