@@ -49,6 +49,8 @@ CLERK = Who(roles=(StaffRole.clerk,))
 COMMITTEE = Who(roles=(StaffRole.committee,))
 COMMITTEE_OR_SUPERVISOR = Who(roles=(StaffRole.committee, StaffRole.supervisor))
 PANEL = Who(panel=True)
+# The panel's order for examinations: a member, or the site's clerk entering it for the panel.
+PANEL_OR_CLERK = Who(roles=(StaffRole.clerk,), panel=True)
 INTERNAL = Who(internal=True)
 # Reports from other systems come through the gateway under its client's id; the office may
 # type the same report from paper under a clerk's id.
@@ -111,13 +113,13 @@ async def prove(case: CaseFile, event: CaseEvent, who: Who) -> None:
     """Refuse the event unless its actor fits `who` (cases since patches.PROVEN_ACTORS)."""
     if not case.proven_actors or who.internal:
         return
-    if who.panel:
-        if event.actor not in case.panel_ids:
-            raise refusal(
-                f"{event.actor} 不是本案专家组成员, 无权办理; 须由{who.needed()}办理 "
-                f"(needed: a panel member: {', '.join(case.panel_ids) or 'none drawn'})"
-            )
+    if who.panel and event.actor in case.panel_ids:
         return
+    if who.panel and not who.roles:
+        raise refusal(
+            f"{event.actor} 不是本案专家组成员, 无权办理 "
+            f"(needed: a panel member: {', '.join(case.panel_ids) or 'none drawn'})"
+        )
     app = case.application
     facts = await workflow.execute_activity_method(
         Experts.check_actor,

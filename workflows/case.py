@@ -224,7 +224,7 @@ class AppraisalCase:
             order,
             examinations.check_examination,
             examinations.commission_examination,
-            actors.PANEL,
+            actors.PANEL_OR_CLERK,
         )
 
     @commission_examination.validator

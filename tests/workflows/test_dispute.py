@@ -32,7 +32,7 @@ def re_appraisal(
 ) -> ReAppraisalRequest:
     return ReAppraisalRequest(
         event_id=new_id("ra"),
-        actor="window-2",
+        actor="W0102",
         requested_by=by,
         received_on=received_on,
         posted_on=posted_on,
