@@ -69,7 +69,9 @@ async def test_case_through_every_stage_with_the_cli(
     conclude = ("conclude", case_id, "--actor", "C0201")
     code, out, err = await stack.appraisal(*conclude, "--verdict", "grade_7")
     assert code == 1 and "待面检组、总检组、复核组签署" in err  # the three layers first
-    code, out, err = await stack.appraisal("review", case_id, "--layer", "examination")
+    code, out, err = await stack.appraisal(
+        "review", case_id, "--layer", "examination", "--signer", "孙立新"
+    )
     # Under the operator's own id (APPRAISAL_ACTOR, a clerk): only the group's member signs.
     assert code == 1 and "W0101 的角色为经办人员" in err and "面检组 (examination)" in err
     for layer, staff, name in [
