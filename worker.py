@@ -58,6 +58,7 @@ def activities(
         Workdays(calendar).compute_due,
         experts.draw_panel,
         experts.check_staff_conflict,
+        experts.check_actor,
         Sessions(pool, read_plan(config.sessions_file), calendar).book_appointment,
         notifications.queue_message,
         notifications.send_message,

@@ -35,6 +35,7 @@ from temporalio import activity
 
 from activities.storage import Executor, worker_ref
 from schemas.application import Specialty
+from schemas.staff import ActorCheck, ActorFacts, StaffRole
 from schemas.steps import (
     RECUSAL_PARTY_LABELS,
     Exclusion,
@@ -399,7 +400,34 @@ class Experts:
     @activity.defn(name="check_staff_conflict")
     async def check_staff_conflict(self, check: StaffCheck) -> StaffConflict | None:
         """The conflict `check.actor` declared with this case's worker or employer, if any
-        (`staff_conflicts`, recorded with `appraisal staff conflict`)."""
+        (`staff_conflicts`, recorded with `appraisal staff conflict`). Cases started before
+        proven actors call it; later ones get the conflict from `check_actor`."""
+        return await self.conflict(check)
+
+    @activity.defn(name="check_actor")
+    async def check_actor(self, check: ActorCheck) -> ActorFacts:
+        """Who `check.actor` is, in one call: its roster entry (roles, retired or not), its
+        gateway client (scopes, revoked or not) and a conflict it declared with this case's
+        worker or employer (art. 27). The case decides with these facts (workflows/actors.py)."""
+        staff = await self.pool.fetchrow(
+            "SELECT roles, active FROM staff WHERE staff_id = $1", check.actor
+        )
+        client = await self.pool.fetchrow(
+            "SELECT scopes FROM gateway_clients WHERE client_id = $1 AND revoked_at IS NULL",
+            check.actor,
+        )
+        known = set(StaffRole)
+        return ActorFacts(
+            actor=check.actor,
+            on_roster=staff is not None,
+            active=bool(staff and staff["active"]),
+            roles=[StaffRole(r) for r in (staff["roles"] if staff else []) if r in known],
+            client=client is not None,
+            scopes=list(client["scopes"]) if client else [],
+            conflict=await self.conflict(check) if staff else None,
+        )
+
+    async def conflict(self, check: StaffCheck | ActorCheck) -> StaffConflict | None:
         found = await self.pool.fetchrow(
             """SELECT staff_id, kind, note FROM staff_conflicts
                WHERE staff_id = $1 AND subject = ANY($2::text[])

@@ -16,6 +16,16 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    # Production: mutual TLS to the Temporal frontend (README, "Who may act"). Each process
+    # (worker, gateway, an operator's CLI) presents its own client certificate; the server's
+    # authorizer maps the certificate's subject to what it may do. Unset: plain gRPC (dev).
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None  # the CA that signed the server's certificate
+    temporal_tls_server_name: str | None = None
+    # Production: a JWT the server's authorizer reads (its `permissions` claim, e.g.
+    # "default:writer"), from the identity provider; sent as the gRPC bearer token.
+    temporal_api_key: str | None = Field(default=None, repr=False)
     task_queue: str = "appraisal"
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"

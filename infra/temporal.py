@@ -8,6 +8,7 @@ import structlog
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
     ExecuteActivityInput,
@@ -27,6 +28,21 @@ async def connect(config: Settings | None = None) -> Client:
         config.temporal_address,
         namespace=config.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=tls(config),
+        api_key=config.temporal_api_key,
+    )
+
+
+def tls(config: Settings) -> TLSConfig | bool:
+    """Mutual TLS when a client certificate is configured (production), else plain gRPC."""
+    if config.temporal_tls_cert is None or config.temporal_tls_key is None:
+        return False
+    ca = config.temporal_tls_ca
+    return TLSConfig(
+        client_cert=config.temporal_tls_cert.read_bytes(),
+        client_private_key=config.temporal_tls_key.read_bytes(),
+        server_root_ca_cert=ca.read_bytes() if ca else None,
+        domain=config.temporal_tls_server_name,
     )
 
 

@@ -52,7 +52,19 @@ REFUSED, UNAVAILABLE = 1, 3  # exit codes: fix the request / try again when the 
 # Updates and queries wait for a worker's answer; without one they would wait for good.
 ANSWER_TIMEOUT = timedelta(seconds=30)
 
-Actor = Annotated[str, typer.Option(help="who does this (clerk id, expert id, system)")]
+# Who does it: a roster member's staff id (or an expert's id for their own opinion), never a
+# role; the operator's own id may be set once in APPRAISAL_ACTOR. The case checks it.
+Actor = Annotated[
+    str | None,
+    typer.Option(
+        envvar="APPRAISAL_ACTOR",
+        help="your own id on the staff roster (e.g. W0101); default: $APPRAISAL_ACTOR",
+    ),
+]
+NO_ACTOR = (
+    "须写明办理人工号 --actor 或设置 APPRAISAL_ACTOR "
+    "(who does this: your staff id on the roster, e.g. --actor W0101)"
+)
 EventIdOpt = Annotated[
     str | None, typer.Option("--event", help="idempotency id; repeat it to retry safely")
 ]
@@ -250,8 +262,11 @@ def parse_or_exit(model: type[BaseModel], data: Any) -> Any:
         refuse(f"{model.__name__} is not valid: {problems(error)}")
 
 
-def event(model: type[E], event_id: str | None, actor: str, **fields: Any) -> E:
-    """An event payload with an id (new unless given) and its sender, validated."""
+def event(model: type[E], event_id: str | None, actor: str | None, **fields: Any) -> E:
+    """An event payload with an id (new unless given) and its sender, validated; refused
+    without a sender (--actor or APPRAISAL_ACTOR)."""
+    if not actor:
+        refuse(NO_ACTOR)
     given = {k: v for k, v in fields.items() if v is not None}
     parsed: E = parse_or_exit(
         model, {"event_id": event_id or f"cli-{uuid.uuid4().hex[:16]}", "actor": actor, **given}

@@ -24,7 +24,7 @@ assert case_cli and events_cli
 app.add_typer(calendar_cli.app, name="calendar", help="due dates on the official calendar")
 app.add_typer(experts_cli.app, name="experts", help="the expert pool")
 app.add_typer(documents_cli.app, name="document", help="the documents a case has issued")
-app.add_typer(staff_cli.app, name="staff", help="committee members and staff: conflicts (回避)")
+app.add_typer(staff_cli.app, name="staff", help="the staff roster and declared conflicts (回避)")
 app.add_typer(
     gateway_cli.app,
     name="gateway",

@@ -64,7 +64,7 @@ def supplement_notice(
     case_id: str,
     missing: Annotated[list[MaterialKind], typer.Option(help="each missing kind (repeat)")],
     note: Annotated[str | None, typer.Option(help="what exactly is missing")] = None,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -82,7 +82,7 @@ def supplement_notice(
 def supplemented(
     case_id: str,
     material: Annotated[list[MaterialKind], typer.Option(help="each kind handed in (repeat)")],
-    actor: Actor = "window",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -103,7 +103,7 @@ def extend_supplement(
     case_id: str,
     until: Annotated[str, typer.Option(help="new last day, YYYY-MM-DD")],
     reason: Reason,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -116,7 +116,7 @@ def extend_supplement(
 def redraw(
     case_id: str,
     reason: Reason,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -135,7 +135,7 @@ def recuse(
     expert: Annotated[str, typer.Option(help="expert id, a panel member")],
     by: Annotated[RecusalParty, typer.Option("--by", help="who asks: worker or employer")],
     reason: Reason,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -153,7 +153,7 @@ def schedule(
     session: Annotated[str | None, typer.Option(help="a session id")] = None,
     at: At = None,
     place: Annotated[str | None, typer.Option()] = None,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -171,7 +171,7 @@ def reschedule(
     ] = None,
     at: At = None,
     place: Annotated[str | None, typer.Option()] = None,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -188,7 +188,7 @@ def attend(
     no_show: Annotated[bool, typer.Option("--no-show", help="the worker did not come")] = False,
     identity_verified: Annotated[bool, typer.Option("--identity-verified")] = False,
     good_reason: Annotated[str | None, typer.Option(help="why the worker could not come")] = None,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -210,7 +210,7 @@ def examination(
     case_id: str,
     hospital: Annotated[str, typer.Option()],
     item: Annotated[list[str], typer.Option(help="each examination (repeat)")],
-    actor: Actor = "panel",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -223,7 +223,7 @@ def examination(
 def examination_results(
     case_id: str,
     summary: Annotated[str, typer.Option()],
-    actor: Actor = "hospital",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -238,7 +238,7 @@ def examination_results(
 def examination_refused(
     case_id: str,
     reason: Reason,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -260,7 +260,8 @@ def opinion(
     ],
     self_care: Annotated[SelfCare, typer.Option()] = SelfCare.none,
     actor: Annotated[
-        str | None, typer.Option(help="who enters it: the expert's own id (the default)")
+        str | None,
+        typer.Option(help="who enters it: the expert's own id (the default; nobody else may)"),
     ] = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
@@ -288,14 +289,12 @@ def review(
     signer: Annotated[
         str | None, typer.Option(help="the name of the member who signs, printed on the letter")
     ] = None,
-    actor: Annotated[str | None, typer.Option(help="the signer's staff id")] = None,
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """A review group (面检组 → 总检组 → 复核组) signs off, or sends the case back;
     a named member signs (--signer) under their own staff id (--actor)."""
-    if not actor:
-        refuse("复核签署须写明签署人工号 --actor (the signer's staff id, e.g. --actor S0102)")
     payload = event(
         ReviewSignoff,
         event_id,
@@ -312,15 +311,11 @@ def review(
 def extend_conclusion(
     case_id: str,
     reason: Reason,
-    actor: Annotated[str | None, typer.Option(help="your staff id (who decides)")] = None,
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Extend the 60-day legal limit once by 30 days, for a complex case."""
-    if not actor:
-        refuse(
-            "延长期限须写明决定人工号 --actor (the deciding member's staff id, e.g. --actor C0201)"
-        )
     send_update(
         case_id,
         AppraisalCase.extend_conclusion_deadline,
@@ -346,16 +341,12 @@ def conclude(
         str | None,
         typer.Option(help="the grading clause applied, e.g. 5.9.2.3 (printed 第5.9.2.3条)"),
     ] = None,
-    actor: Annotated[str | None, typer.Option(help="your staff id (who decides)")] = None,
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
     """Issue the committee's conclusion (鉴定结论), following the panel majority, with the
     panel's findings and the clause applied (both printed on the letter)."""
-    if not actor:
-        refuse(
-            "鉴定结论须写明决定人工号 --actor (the deciding member's staff id, e.g. --actor C0201)"
-        )
     outcome = {"verdict": verdict, "self_care": self_care}
     payload = event(
         ConclusionDecision,
@@ -382,7 +373,7 @@ def postal(
     signer: Annotated[str | None, typer.Option(help="who signed for it")] = None,
     at: At = None,
     reason: Annotated[str | None, typer.Option(help="why it came back")] = None,
-    actor: Actor = "ems",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -411,7 +402,7 @@ def correct_address(
     address: Annotated[str, typer.Option(help="the corrected address, 省市区街道门牌")],
     postal_code: Annotated[str, typer.Option(help="six digits")],
     reason: Reason,
-    actor: Actor = "clerk",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:
@@ -438,7 +429,7 @@ def re_appraisal(
     posted_on: Annotated[
         str | None, typer.Option(help="the postmark of a mailed request, YYYY-MM-DD")
     ] = None,
-    actor: Actor = "window",
+    actor: Actor = None,
     event_id: EventIdOpt = None,
     as_json: AsJson = False,
 ) -> None:

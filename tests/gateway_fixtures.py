@@ -122,7 +122,7 @@ async def at_conclusion(stack: Stack) -> Driver:
     case = Driver(stack.env, handle)
     await case.until(lambda s: s.appointment is not None)
     walk_in = ScheduleAppraisal(
-        event_id=new_id("s"), actor="clerk", at=datetime.now(CHINA_TZ), place="鉴定大厅"
+        event_id=new_id("s"), actor="W0101", at=datetime.now(CHINA_TZ), place="鉴定大厅"
     )
     await case.update(AppraisalCase.schedule_appraisal, walk_in)
     await case.attend()
@@ -152,7 +152,7 @@ async def delivery_cases(stack: Stack) -> AsyncIterator[Cases]:
 async def waiting_for_examination(stack: Stack) -> Driver:
     case = await at_conclusion(stack)
     order = ExaminationOrder(
-        event_id=new_id("o"), actor="panel", hospital=COMMISSIONED, items=["肌电图"]
+        event_id=new_id("o"), actor="W0101", hospital=COMMISSIONED, items=["肌电图"]
     )
     await case.update(AppraisalCase.commission_examination, order)
     return case

@@ -250,7 +250,7 @@ class Driver:
             AppraisalCase.record_attendance,
             AttendanceRecord(
                 event_id=new_id("att"),
-                actor="clerk-1",
+                actor="W0101",
                 status=Attendance.attended,
                 identity_verified=True,
             ),
@@ -301,7 +301,7 @@ class Driver:
                 AppraisalCase.postal_event,
                 PostalEvent(
                     event_id=f"ems-{shipment.waybill_no}",
-                    actor="ems",
+                    actor="ems-webhook",
                     waybill_no=shipment.waybill_no,
                     status=PostalStatus.delivered,
                     occurred_at=signed_at,

@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
-from workflows import gate, intake, legacy, patches, records
+from workflows import actors, gate, intake, legacy, patches, records
 from workflows.case_file import CaseFile
 from workflows.stages import (
     acceptance,
@@ -65,6 +65,7 @@ class AppraisalCase:
         full_delivery = jining_rules and workflow.patched(patches.FULL_DELIVERY)
         archive_package = jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE)
         recorded_refusals = archive_package and workflow.patched(patches.RECORDED_REFUSALS)
+        proven_actors = recorded_refusals and workflow.patched(patches.PROVEN_ACTORS)
         read = intake.read_application(application, ruled=jining_rules)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
@@ -80,6 +81,7 @@ class AppraisalCase:
                 full_delivery=full_delivery,
                 archive_package=archive_package,
                 recorded_refusals=recorded_refusals,
+                proven_actors=proven_actors,
             )
 
     @property
@@ -118,7 +120,9 @@ class AppraisalCase:
         description="The one-time notice listing every missing material (一次性告知); the applicant then has the policy's time to supplement."
     )
     async def issue_supplement_notice(self, notice: SupplementNotice) -> str:
-        return await gate.apply(self.case, notice, acceptance.check_notice, acceptance.issue_notice)
+        return await gate.apply(
+            self.case, notice, acceptance.check_notice, acceptance.issue_notice, actors.CLERK
+        )
 
     @issue_supplement_notice.validator
     def _check_notice(self, notice: SupplementNotice) -> None:
@@ -130,12 +134,18 @@ class AppraisalCase:
     async def materials_supplemented(self, event: MaterialsSupplemented) -> None:
         if self.file:  # a signal to a case whose application was not valid is dropped
             await gate.deliver(
-                self.file, event, acceptance.check_supplemented, acceptance.on_supplemented
+                self.file,
+                event,
+                acceptance.check_supplemented,
+                acceptance.on_supplemented,
+                actors.CLERK,
             )
 
     @workflow.update(description="More time to supplement, for a recorded good reason.")
     async def extend_supplement_deadline(self, extension: SupplementExtension) -> str:
-        return await gate.apply(self.case, extension, acceptance.check_extension, acceptance.extend)
+        return await gate.apply(
+            self.case, extension, acceptance.check_extension, acceptance.extend, actors.CLERK
+        )
 
     @extend_supplement_deadline.validator
     def _check_extension(self, extension: SupplementExtension) -> None:
@@ -146,7 +156,9 @@ class AppraisalCase:
         description="Draw the panel again after a shortage, once the expert pool was extended."
     )
     async def redraw_panel(self, request: PanelRedraw) -> str:
-        return await gate.apply(self.case, request, organizing.check_redraw, organizing.redraw)
+        return await gate.apply(
+            self.case, request, organizing.check_redraw, organizing.redraw, actors.CLERK
+        )
 
     @redraw_panel.validator
     def _check_redraw(self, request: PanelRedraw) -> None:
@@ -156,7 +168,7 @@ class AppraisalCase:
         description="A party (worker or employer) asks for a panel expert's recusal (回避) with a reason, before the appraisal: that seat is drawn again, the others stay."
     )
     async def request_recusal(self, request: RecusalRequest) -> str:
-        return await gate.apply(self.case, request, panel.check_recusal, panel.recuse)
+        return await gate.apply(self.case, request, panel.check_recusal, panel.recuse, actors.CLERK)
 
     @request_recusal.validator
     def _check_recusal(self, request: RecusalRequest) -> None:
@@ -167,7 +179,7 @@ class AppraisalCase:
     )
     async def schedule_appraisal(self, choice: ScheduleAppraisal) -> str:
         return await gate.apply(
-            self.case, choice, appointments.check_schedule, appointments.schedule
+            self.case, choice, appointments.check_schedule, appointments.schedule, actors.CLERK
         )
 
     @schedule_appraisal.validator
@@ -179,7 +191,7 @@ class AppraisalCase:
     )
     async def reschedule(self, request: Reschedule) -> str:
         return await gate.apply(
-            self.case, request, appointments.check_reschedule, appointments.reschedule
+            self.case, request, appointments.check_reschedule, appointments.reschedule, actors.CLERK
         )
 
     @reschedule.validator
@@ -191,7 +203,11 @@ class AppraisalCase:
     )
     async def record_attendance(self, record: AttendanceRecord) -> str:
         return await gate.apply(
-            self.case, record, appointments.check_attendance, appointments.record_attendance
+            self.case,
+            record,
+            appointments.check_attendance,
+            appointments.record_attendance,
+            actors.CLERK,
         )
 
     @record_attendance.validator
@@ -204,7 +220,11 @@ class AppraisalCase:
     )
     async def commission_examination(self, order: ExaminationOrder) -> str:
         return await gate.apply(
-            self.case, order, examinations.check_examination, examinations.commission_examination
+            self.case,
+            order,
+            examinations.check_examination,
+            examinations.commission_examination,
+            actors.PANEL_OR_CLERK,
         )
 
     @commission_examination.validator
@@ -215,7 +235,11 @@ class AppraisalCase:
     async def examination_results(self, results: ExaminationResults) -> None:
         if self.file:
             await gate.deliver(
-                self.file, results, examinations.check_results, examinations.on_results
+                self.file,
+                results,
+                examinations.check_results,
+                examinations.on_results,
+                actors.EXAMINATIONS,
             )
 
     @workflow.update(
@@ -223,7 +247,11 @@ class AppraisalCase:
     )
     async def report_examination_results(self, results: ExaminationResults) -> str:
         return await gate.apply(
-            self.case, results, examinations.check_results, examinations.on_results
+            self.case,
+            results,
+            examinations.check_results,
+            examinations.on_results,
+            actors.EXAMINATIONS,
         )
 
     @report_examination_results.validator
@@ -235,7 +263,11 @@ class AppraisalCase:
     )
     async def record_examination_refusal(self, refusal: ExaminationRefusal) -> str:
         return await gate.apply(
-            self.case, refusal, examinations.check_refusal, examinations.refuse_examination
+            self.case,
+            refusal,
+            examinations.check_refusal,
+            examinations.refuse_examination,
+            actors.CLERK,
         )
 
     @record_examination_refusal.validator
@@ -246,7 +278,9 @@ class AppraisalCase:
         description="A panel member's opinion on the case type's scale; a correction replaces it until the review starts."
     )
     async def record_opinion(self, opinion: ExpertOpinion) -> str:
-        return await gate.apply(self.case, opinion, opinions.check_opinion, opinions.record_opinion)
+        return await gate.apply(
+            self.case, opinion, opinions.check_opinion, opinions.record_opinion, actors.PANEL
+        )
 
     @record_opinion.validator
     def _check_opinion(self, opinion: ExpertOpinion) -> None:
@@ -256,7 +290,13 @@ class AppraisalCase:
         description="A review group (面检组 → 总检组 → 复核组, in order) signs off or sends the case back with a reason."
     )
     async def sign_off_review(self, signoff: ReviewSignoff) -> str:
-        return await gate.apply(self.case, signoff, opinions.check_signoff, opinions.sign_off)
+        return await gate.apply(
+            self.case,
+            signoff,
+            opinions.check_signoff,
+            opinions.sign_off,
+            actors.layer(signoff.layer),
+        )
 
     @sign_off_review.validator
     def _check_signoff(self, signoff: ReviewSignoff) -> None:
@@ -266,7 +306,13 @@ class AppraisalCase:
         description="The one 30-day extension of the 60-day legal limit, with a reason, before it runs out."
     )
     async def extend_conclusion_deadline(self, extension: ConclusionExtension) -> str:
-        return await gate.apply(self.case, extension, conclusion.check_extension, conclusion.extend)
+        return await gate.apply(
+            self.case,
+            extension,
+            conclusion.check_extension,
+            conclusion.extend,
+            actors.COMMITTEE_OR_SUPERVISOR,
+        )
 
     @extend_conclusion_deadline.validator
     def _check_conclusion_extension(self, extension: ConclusionExtension) -> None:
@@ -277,7 +323,9 @@ class AppraisalCase:
     )
     async def issue_conclusion(self, decision: ConclusionDecision) -> str:
         decide = conclusion.decide if self.case.hardened else legacy.issue_conclusion
-        return await gate.apply(self.case, decision, conclusion.check_decision, decide)
+        return await gate.apply(
+            self.case, decision, conclusion.check_decision, decide, actors.COMMITTEE
+        )
 
     @issue_conclusion.validator
     def _check_decision(self, decision: ConclusionDecision) -> None:
@@ -289,13 +337,17 @@ class AppraisalCase:
     )
     async def postal_event(self, event: PostalEvent) -> None:
         if self.file:
-            await gate.deliver(self.file, event, delivery.check_postal, delivery.on_postal_event)
+            await gate.deliver(
+                self.file, event, delivery.check_postal, delivery.on_postal_event, actors.POSTAL
+            )
 
     @workflow.update(
         description="A postal tracking event (EMS accepted, in transit, signed for, returned) for a conclusion letter, answered at once: accepted, or refused with the reason (the gateway's and the CLI's way; the signal's checks and effects)."
     )
     async def report_postal_event(self, event: PostalEvent) -> str:
-        return await gate.apply(self.case, event, delivery.check_postal, delivery.on_postal_event)
+        return await gate.apply(
+            self.case, event, delivery.check_postal, delivery.on_postal_event, actors.POSTAL
+        )
 
     @report_postal_event.validator
     def _check_postal(self, event: PostalEvent) -> None:
@@ -306,7 +358,7 @@ class AppraisalCase:
     )
     async def correct_address(self, correction: AddressCorrection) -> str:
         return await gate.apply(
-            self.case, correction, delivery.check_address, delivery.correct_address
+            self.case, correction, delivery.check_address, delivery.correct_address, actors.CLERK
         )
 
     @correct_address.validator
@@ -318,7 +370,9 @@ class AppraisalCase:
         description="A party (worker or employer) applies for re-appraisal (申请再次鉴定) within 15 days of receiving the conclusion: recorded and referred to the provincial committee (a linked case <case id>-SD)."
     )
     async def request_re_appraisal(self, request: ReAppraisalRequest) -> str:
-        return await gate.apply(self.case, request, dispute.check_request, dispute.request)
+        return await gate.apply(
+            self.case, request, dispute.check_request, dispute.request, actors.RE_APPRAISAL
+        )
 
     @request_re_appraisal.validator
     def _check_re_appraisal(self, request: ReAppraisalRequest) -> None:

@@ -8,6 +8,9 @@ successes. A repeat of an applied event gets the first answer and changes nothin
 different events apply one after the other. Stages take the same lock around their own
 changes that await (registration, the draw, a booking).
 
+Since proven actors (patches.PROVEN_ACTORS) every event declares who may send it, and its
+actor is checked after the rule, before the change (workflows/actors.py).
+
 Cases started before refusals were recorded (patches.RECORDED_REFUSALS) are checked by the
 validator too, which refuses at once and leaves no trace, as it did when they ran.
 
@@ -22,6 +25,7 @@ from typing import TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.actors import Who, prove
 from workflows.case_file import CaseFile
 from workflows.records import record_event
 
@@ -50,7 +54,9 @@ def check(case: CaseFile, event: E, rule: Check[E]) -> None:
     rule(case, event)
 
 
-async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> str:
+async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E], who: Who) -> str:
+    """Apply `event` if the case's rule allows it now and its actor fits `who` (who may send
+    it: workflows/actors.py); else refuse it, recorded."""
     if not case.hardened:
         return await unlocked(case, event, change)
     await workflow.wait_condition(lambda: case.registered)
@@ -62,6 +68,7 @@ async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> s
         except ValueError as problem:
             raise await refused(case, event, str(problem)) from None
         try:
+            await prove(case, event, who)
             answer = await change(case, event)
         except ApplicationError as failure:
             if failure.type != "Refused":
@@ -95,13 +102,13 @@ async def unlocked(case: CaseFile, event: E, change: Apply[E]) -> str:
     return answer
 
 
-async def deliver(case: CaseFile, event: E, rule: Check[E], change: Apply[E]) -> None:
+async def deliver(case: CaseFile, event: E, rule: Check[E], change: Apply[E], who: Who) -> None:
     """A signal: nobody waits for an answer, so a refusal is logged (no personal data).
     Before the hardening a signal's handler checked the rule itself, beside the rest."""
     try:
         if not case.hardened:
             rule(case, event)
-        await apply(case, event, rule, change)
+        await apply(case, event, rule, change, who)
     except (ValueError, ApplicationError) as refused:
         reason = refused.message if isinstance(refused, ApplicationError) else str(refused)
         workflow.logger.warning(

@@ -23,3 +23,7 @@ ARCHIVE_PACKAGE = "archive-package"
 # not the validator, and a refusal is recorded in the event log (`request.refused`) before it
 # is answered. Decided once at the start, under the archive package.
 RECORDED_REFUSALS = "recorded-refusals"
+# Proven actors (issue #10), 2026-12: every update and signal declares who may send it; the
+# gate checks the actor against the staff roster, the panel or the gateway's clients
+# (workflows/actors.py). Decided once at the start, under recorded refusals.
+PROVEN_ACTORS = "proven-actors"

@@ -120,6 +120,8 @@ async def stack(
             "DATABASE_URL": database_url,
             "POSTAL_URL": postal_url,
             "LOG_JSON": "true",
+            # The operator's own staff id (a clerk of the demo roster), as an office sets it.
+            "APPRAISAL_ACTOR": "W0101",
         },
     )
     worker = await asyncio.create_subprocess_exec(

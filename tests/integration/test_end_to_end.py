@@ -24,6 +24,7 @@ from schemas.steps import Stage
 from schemas.vocabulary import CloseReason
 from tests.helpers import example_json, wait_for, wait_for_stage
 from tests.integration.conftest import Stack
+from tests.integration.test_cli import cli
 from tests.unit.test_documents import text_of
 from workflows.case import AppraisalCase
 
@@ -61,13 +62,18 @@ async def test_case_through_every_stage_with_the_cli(
             "opinion", case_id, "--expert", member.expert_id, "--verdict", "grade_7"
         )
         assert code == 0, err
-    code, out, err = await stack.appraisal("conclude", case_id, "--verdict", "grade_7")
+    code, out, err = await cli(
+        stack, "conclude", case_id, "--verdict", "grade_7", APPRAISAL_ACTOR=""
+    )
     assert code == 1 and "--actor" in err  # a named member decides, under their staff id
     conclude = ("conclude", case_id, "--actor", "C0201")
     code, out, err = await stack.appraisal(*conclude, "--verdict", "grade_7")
     assert code == 1 and "待面检组、总检组、复核组签署" in err  # the three layers first
-    code, out, err = await stack.appraisal("review", case_id, "--layer", "examination")
-    assert code == 1 and "--actor" in err  # a named person signs, under their staff id
+    code, out, err = await stack.appraisal(
+        "review", case_id, "--layer", "examination", "--signer", "孙立新"
+    )
+    # Under the operator's own id (APPRAISAL_ACTOR, a clerk): only the group's member signs.
+    assert code == 1 and "W0101 的角色为经办人员" in err and "面检组 (examination)" in err
     for layer, staff, name in [
         ("examination", "S0101", "孙立新"),
         ("chief_examination", "S0102", "周海燕"),
@@ -156,7 +162,7 @@ async def test_case_through_every_stage_with_the_cli(
     assert kinds.count("stage.entered") == 5 and kinds.count("opinion.recorded") == 3
     assert kinds.count("appointment.booked") == 2 and "attendance.attended" in kinds
     assert kinds.count("postal.delivered") == 2 and kinds[-1] == "case.archived"
-    assert {e["actor"] for e in events if e["kind"] == "postal.delivered"} == {"ems"}
+    assert {e["actor"] for e in events if e["kind"] == "postal.delivered"} == {"W0101"}
     assert await db_pool.fetchval("SELECT count(*) FROM archives WHERE case_id = $1", case_id) == 1
 
     # Every worker log line about this case names it and its stage; no personal data leaks.

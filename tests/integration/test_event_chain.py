@@ -35,7 +35,7 @@ def event(case_id: str, n: int) -> EventRecord:
         stage=Stage.acceptance,
         key=f"e{n}",
         kind=EventKind.materials_supplemented,
-        actor="clerk-1",
+        actor="W0101",
         at=datetime.now(UTC),
         data={"n": n, "note": '补正材料 "引号"\n第二行'},
     )

@@ -481,3 +481,30 @@ def test_deploy_scripts_parse(shell: str, script: Path) -> None:
         [shell, "-n", str(script)], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- the production authentication override (docker-compose.auth.yml) ----------------------
+
+AUTH_FILE = ROOT / "docker-compose.auth.yml"
+
+
+def test_auth_override_is_valid_and_only_adds_to_known_services() -> None:
+    result = schema_check(AUTH_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    override = services(load(AUTH_FILE))
+    assert set(override) <= SERVICES
+    for name, service in override.items():
+        for volume in service.get("volumes") or []:
+            assert (ROOT / volume.split(":")[0]).resolve().exists(), f"{name}: {volume}"
+
+
+def test_auth_override_requires_client_certificates_sso_and_the_authorizer() -> None:
+    override = services(load(AUTH_FILE))
+    temporal = environment(override["temporal"])
+    assert temporal["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] == "true"
+    assert temporal["TEMPORAL_AUTH_AUTHORIZER"] == temporal["TEMPORAL_AUTH_CLAIM_MAPPER"]
+    ui = environment(override["temporal-ui"])
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true" and ui["TEMPORAL_AUTH_TYPE"] == "oidc"
+    for service in ("worker", "gateway"):  # read by infra/settings.py
+        env = environment(override[service])
+        assert {"TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_API_KEY"} <= set(env)

@@ -27,13 +27,13 @@ MISSING = [MaterialKind.medical_records, MaterialKind.injury_determination]
 
 def notice(*kinds: MaterialKind) -> SupplementNotice:
     items = [SupplementItem(kind=k, note="请补交") for k in kinds]
-    return SupplementNotice(event_id=new_id("notice"), actor="clerk-7", items=items)
+    return SupplementNotice(event_id=new_id("notice"), actor="W0101", items=items)
 
 
 def handed_in(*kinds: MaterialKind) -> MaterialsSupplemented:
     materials = [{"kind": k, "title": k.value} for k in kinds]
     return MaterialsSupplemented.model_validate(
-        {"event_id": new_id("sup"), "actor": "window", "materials": materials}
+        {"event_id": new_id("sup"), "actor": "W0102", "materials": materials}
     )
 
 
@@ -156,7 +156,7 @@ async def test_good_reason_extends_the_supplement_deadline(case_env: CaseEnv) ->
         await case.until(lambda s: bool(s.deadlines))
         await case.update(AppraisalCase.issue_supplement_notice, notice(*MISSING))
         early = SupplementExtension(
-            event_id=new_id("x"), actor="clerk", reason="住院治疗中", until=date(2026, 12, 1)
+            event_id=new_id("x"), actor="W0101", reason="住院治疗中", until=date(2026, 12, 1)
         )
         assert "须晚于 2026-12-02" in await refused(
             case, AppraisalCase.extend_supplement_deadline, early

@@ -184,7 +184,7 @@ async def test_a_referred_case_is_sealed_with_the_referral_and_its_row_stays_as_
         "SELECT document_id, content FROM documents WHERE case_id = $1", case_id
     )
     requested, referred = parts["referral"]
-    assert requested["kind"] == "re_appraisal.requested" and requested["actor"] == "window-2"
+    assert requested["kind"] == "re_appraisal.requested" and requested["actor"] == "W0102"
     assert requested["data"]["requested_by"] == "worker"
     assert requested["data"]["reason"] == request.reason
     assert requested["data"]["request_date"] == requested_on.isoformat()

@@ -108,7 +108,7 @@ async def test_the_letter_states_the_panels_findings_the_clause_dates_and_signer
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
         panel = members(await case.attend())
-        by_clerk = opinion(panel[0], G8).model_copy(update={"actor": "clerk"})
+        by_clerk = opinion(panel[0], G8).model_copy(update={"actor": "W0101"})
         assert "actor must be the expert's own id" in await refused(
             case, AppraisalCase.record_opinion, by_clerk
         )
@@ -387,7 +387,7 @@ async def test_a_granted_reschedule_moves_both_conclusion_clocks(case_env: CaseE
         await case.until(lambda s: s.appointment is not None)
         moved = await case.update(
             AppraisalCase.reschedule,
-            Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查"),
+            Reschedule(event_id=new_id("r"), actor="W0101", reason="住院复查"),
         )
         status = await case.status()
         shift = timedelta(days=status.deadline_shift_days)

@@ -84,7 +84,7 @@ async def test_the_same_reschedule_sent_three_times_at_once_applies_once(
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
         await case.until(lambda s: s.appointment is not None)
-        request = Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+        request = Reschedule(event_id=new_id("r"), actor="W0101", reason="住院复查")
         answers = await asyncio.gather(
             *(case.update(AppraisalCase.reschedule, request) for _ in range(3))
         )
@@ -114,7 +114,7 @@ async def test_different_reschedules_at_once_apply_one_after_the_other(
         case = await Driver.start(env, example("initial_complete"))
         await case.until(lambda s: s.appointment is not None)
         requests = [
-            Reschedule(event_id=new_id("r"), actor="clerk", reason=f"第{n}次改期") for n in (1, 2)
+            Reschedule(event_id=new_id("r"), actor="W0101", reason=f"第{n}次改期") for n in (1, 2)
         ]
         answers = await asyncio.gather(
             *(case.update(AppraisalCase.reschedule, r) for r in requests)
@@ -145,7 +145,7 @@ async def test_two_notices_at_once_one_is_issued_the_other_refused(
             SupplementItem(kind=MaterialKind.injury_determination),
         ]
         notices = [
-            SupplementNotice(event_id=new_id("n"), actor="clerk", items=items) for _ in range(2)
+            SupplementNotice(event_id=new_id("n"), actor="W0101", items=items) for _ in range(2)
         ]
         outcomes = await asyncio.gather(
             *(case.update(AppraisalCase.issue_supplement_notice, n) for n in notices),
@@ -170,7 +170,7 @@ async def test_a_walk_in_booking_during_the_first_booking_is_kept(
         case = await Driver.start(env, example("initial_complete"))
         await case.until(lambda s: s.panel is not None)  # the first booking may still run
         walk_in = ScheduleAppraisal(
-            event_id=new_id("s"), actor="clerk", at=china(2026, 10, 13, 14), place="鉴定大厅"
+            event_id=new_id("s"), actor="W0101", at=china(2026, 10, 13, 14), place="鉴定大厅"
         )
         assert "2026-10-13 14:00 北京时间" in await case.update(
             AppraisalCase.schedule_appraisal, walk_in
@@ -182,7 +182,7 @@ async def test_a_walk_in_booking_during_the_first_booking_is_kept(
             " ORDER BY id",
             case.handle.id,
         )
-        assert [b["actor"] for b in booked] == ["system", "clerk"]  # the clerk's came last
+        assert [b["actor"] for b in booked] == ["system", "W0101"]  # the clerk's came last
         await case.handle.terminate("test over")
 
 
@@ -195,10 +195,10 @@ async def test_a_booking_sent_with_attendance_never_rebooks_a_held_appraisal(
         assert status.appointment is not None
         await case.skip_to(status.appointment.starts_at)
         attended = AttendanceRecord(
-            event_id=new_id("a"), actor="clerk", status=Attendance.attended, identity_verified=True
+            event_id=new_id("a"), actor="W0101", status=Attendance.attended, identity_verified=True
         )
         later = ScheduleAppraisal(
-            event_id=new_id("s"), actor="clerk", at=china(2026, 10, 20, 9), place="鉴定大厅"
+            event_id=new_id("s"), actor="W0101", at=china(2026, 10, 20, 9), place="鉴定大厅"
         )
         # The attendance is accepted first; the booking sent meanwhile is checked again once
         # the attendance was applied, and refused.
@@ -260,7 +260,7 @@ async def test_a_courier_refusal_is_escalated_and_the_corrected_letter_goes_out(
         recipient = Recipient.worker if "worker" in refused_for else Recipient.employer
         correction = AddressCorrection(
             event_id=new_id("addr"),
-            actor="clerk",
+            actor="W0101",
             recipient=recipient,
             address=Address(text="山东省济宁市任城区建设路66号", postal_code="272000"),
             reason="核实后更正地址",

@@ -267,7 +267,7 @@ async def test_a_lost_webhook_is_found_by_the_tracking_poll(
 def correction(recipient: Recipient = Recipient.worker) -> AddressCorrection:
     return AddressCorrection(
         event_id=new_id("addr"),
-        actor="clerk-3",
+        actor="W0101",
         recipient=recipient,
         address=Address(text="山东省济宁市任城区建设路66号", postal_code="272000"),
         reason="电话核实新住址",

@@ -38,7 +38,9 @@ async def courier(
     answer = await http.post(f"/v1/shipments/{waybill}/events", json=body)
     answer.raise_for_status()
     known = PostalEvent.model_fields.keys() - {"actor"}  # the webhook's extras stay out
-    return PostalEvent(actor="ems", **{k: v for k, v in answer.json().items() if k in known})
+    return PostalEvent(
+        actor="ems-webhook", **{k: v for k, v in answer.json().items() if k in known}
+    )
 
 
 async def webhook(case: Driver, event: PostalEvent) -> None:
@@ -57,7 +59,7 @@ def delivery(status: CaseStatus, recipient: Recipient) -> Any:
 def correction(event_id: str, recipient: Recipient = Recipient.worker) -> AddressCorrection:
     return AddressCorrection(
         event_id=event_id,
-        actor="clerk-3",
+        actor="W0101",
         recipient=recipient,
         address=Address(text="山东省济宁市任城区建设路66号", postal_code="272000"),
         reason="电话核实新住址",

@@ -34,14 +34,14 @@ async def test_postal_and_examination_updates_answer_for_the_case(case_env: Case
         assert "本案尚未寄出结论书" in await refused(
             case, AppraisalCase.report_postal_event, signed_for("EA000000000CN")
         )
-        results = ExaminationResults(event_id=new_id("r"), actor="hospital-1", summary="正常")
+        results = ExaminationResults(event_id=new_id("r"), actor="W0101", summary="正常")
         assert "没有待回的委托检查" in await refused(
             case, AppraisalCase.report_examination_results, results
         )
 
         await case.attend()
         order = ExaminationOrder(
-            event_id=new_id("o"), actor="panel", hospital="济宁市第一人民医院", items=["肌电图"]
+            event_id=new_id("o"), actor="W0101", hospital="济宁市第一人民医院", items=["肌电图"]
         )
         await case.update(AppraisalCase.commission_examination, order)
         # Through the gateway the hospital is the credential's: only the commissioned one.

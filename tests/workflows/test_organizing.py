@@ -44,7 +44,7 @@ MONDAY = china(2026, 10, 12)
 
 def attendance(status: Attendance, **fields: object) -> AttendanceRecord:
     return AttendanceRecord.model_validate(
-        {"event_id": new_id("att"), "actor": "clerk", "status": status, **fields}
+        {"event_id": new_id("att"), "actor": "W0101", "status": status, **fields}
     )
 
 
@@ -66,7 +66,7 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
         # The worker asks to move it; the next free seat after the 15th is Tuesday 20 Oct.
         moved = await case.update(
             AppraisalCase.reschedule,
-            Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查"),
+            Reschedule(event_id=new_id("r"), actor="W0101", reason="住院复查"),
         )
         assert "2026-10-20" in moved and "moved 5 days" in moved
         status = await case.status()
@@ -75,7 +75,7 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
         # A second move to a set time: 27 Oct, seven more days.
         at = china(2026, 10, 27, 14)
         later = Reschedule(
-            event_id=new_id("r"), actor="clerk", reason="家中有事", at=at, place="鉴定中心二楼"
+            event_id=new_id("r"), actor="W0101", reason="家中有事", at=at, place="鉴定中心二楼"
         )
         await case.update(AppraisalCase.reschedule, later)
         status = await case.status()
@@ -95,7 +95,7 @@ async def test_appointment_notice_and_reschedule_moves_the_deadline(
         await case.update(AppraisalCase.record_attendance, early)
         status = await case.until(lambda s: s.stage is Stage.conclusion)
         assert status.attendance == "attended"
-        late = Reschedule(event_id=new_id("r"), actor="clerk", reason="太晚了")
+        late = Reschedule(event_id=new_id("r"), actor="W0101", reason="太晚了")
         assert "case is in stage conclusion" in await refused(case, AppraisalCase.reschedule, late)
         await case.handle.terminate("test over")
 
@@ -125,7 +125,7 @@ async def test_no_show_with_good_reason_is_rescheduled(case_env: CaseEnv) -> Non
         assert status.closed_reason is None and status.pending_actions[0].startswith("reschedule")
         await case.update(
             AppraisalCase.reschedule,
-            Reschedule(event_id=new_id("r"), actor="clerk", reason="因交通事故未到"),
+            Reschedule(event_id=new_id("r"), actor="W0101", reason="因交通事故未到"),
         )
         await case.attend()
         assert (await case.status()).stage is Stage.conclusion
@@ -172,7 +172,7 @@ async def test_green_channel_gets_short_clocks_reserved_seats_and_five_experts(
         assert deadline(status, "conclusion").due_on == date(2026, 12, 11)
         assert status.appointment and status.appointment.starts_at.date() == date(2026, 10, 13)
         # The held-back seat: refused to the ordinary case, given to the green-channel case.
-        choice = ScheduleAppraisal(event_id=new_id("s"), actor="clerk", session_id=session)
+        choice = ScheduleAppraisal(event_id=new_id("s"), actor="W0101", session_id=session)
         assert "已满" in await refused(normal, AppraisalCase.schedule_appraisal, choice)
         assert session in await urgent.update(
             AppraisalCase.schedule_appraisal, choice.model_copy(update={"event_id": new_id("s")})
@@ -220,7 +220,7 @@ async def test_panel_shortage_escalates_and_redraw_after_the_pool_grows(
             lambda s: bool(s.pending_actions) and "shortage" in s.pending_actions[0]
         )
         assert status.stage is Stage.organizing and status.panel is None
-        request = PanelRedraw(event_id=new_id("rd"), actor="clerk", reason="已增补口腔科专家")
+        request = PanelRedraw(event_id=new_id("rd"), actor="W0101", reason="已增补口腔科专家")
         for n in (1, 2, 3):
             await db_pool.execute(
                 "INSERT INTO experts VALUES ($1, '口腔专家', '主任医师', '济宁医学院附属医院', ARRAY['stomatology'], true, '2026-01-01', '2029-01-01')",
@@ -249,7 +249,7 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
     case_env: CaseEnv,
 ) -> None:
     order = ExaminationOrder(
-        event_id=new_id("ex"), actor="panel", hospital="济宁市中医院", items=["肌电图", "膝关节MRI"]
+        event_id=new_id("ex"), actor="W0101", hospital="济宁市中医院", items=["肌电图", "膝关节MRI"]
     )
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
@@ -273,7 +273,7 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
         await case.handle.signal(
             AppraisalCase.examination_results,
             ExaminationResults(
-                event_id=new_id("res"), actor="济宁市中医院", summary="肌电图: 腓总神经损伤"
+                event_id=new_id("res"), actor="W0101", summary="肌电图: 腓总神经损伤"
             ),
         )
         status = await case.until(
@@ -288,7 +288,7 @@ async def test_commissioned_examination_waits_escalates_and_refusal_terminates(
             order.model_copy(update={"event_id": new_id("ex")}),
         )
         refusal = ExaminationRefusal(
-            event_id=new_id("ref"), actor="clerk", reason="本人拒绝做肌电图"
+            event_id=new_id("ref"), actor="W0101", reason="本人拒绝做肌电图"
         )
         await second.update(AppraisalCase.record_examination_refusal, refusal)
         await case.handle.terminate("test over")  # before time may skip for the result

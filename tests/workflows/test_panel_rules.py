@@ -128,7 +128,7 @@ async def test_the_panel_is_drawn_for_the_appraisal_day_and_checked_again_when_i
             AppraisalCase.reschedule,
             Reschedule(
                 event_id=new_id("r"),
-                actor="clerk",
+                actor="W0101",
                 reason="住院复查",
                 at=china(2026, 12, 1, 14),
                 place="鉴定中心二楼",
@@ -141,7 +141,7 @@ async def test_the_panel_is_drawn_for_the_appraisal_day_and_checked_again_when_i
         booked = await case.update(
             AppraisalCase.schedule_appraisal,
             ScheduleAppraisal(
-                event_id=new_id("s"), actor="clerk", at=china(2026, 12, 3, 9), place="鉴定大厅"
+                event_id=new_id("s"), actor="W0101", at=china(2026, 12, 3, 9), place="鉴定大厅"
             ),
         )
         assert booked.startswith("booked ") and "重抽" not in booked  # nobody replaced
@@ -181,7 +181,7 @@ async def test_a_party_recusal_redraws_that_seat_and_keeps_the_expert_out(
 
         request = RecusalRequest(
             event_id=new_id("rc"),
-            actor="clerk",
+            actor="W0101",
             expert_id=b,
             requested_by=RecusalParty.worker,
             reason="该专家曾为职工主治医生",
@@ -200,7 +200,7 @@ async def test_a_party_recusal_redraws_that_seat_and_keeps_the_expert_out(
         # is short; the case escalates and cannot hold the appraisal until the pool grows.
         by_employer = RecusalRequest(
             event_id=new_id("rc"),
-            actor="clerk",
+            actor="W0101",
             expert_id=a,
             requested_by=RecusalParty.employer,
             reason="该专家与职工系亲属",
@@ -211,13 +211,13 @@ async def test_a_party_recusal_redraws_that_seat_and_keeps_the_expert_out(
         await case.skip_to(status.appointment.starts_at)
         attended = AttendanceRecord(
             event_id=new_id("att"),
-            actor="clerk",
+            actor="W0101",
             status=Attendance.attended,
             identity_verified=True,
         )
         assert "专家组尚未抽定" in await refused(case, AppraisalCase.record_attendance, attended)
         [e] = await add_experts(db_pool, "e")
-        redraw = PanelRedraw(event_id=new_id("rd"), actor="clerk", reason="已增补心内科专家")
+        redraw = PanelRedraw(event_id=new_id("rd"), actor="W0101", reason="已增补心内科专家")
         await case.update(AppraisalCase.redraw_panel, redraw)
         status = await case.until(lambda s: not any("shortage" in p for p in s.pending_actions))
         assert members(status) == {c, d, e}
@@ -258,9 +258,15 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
     application = await own_pool(db_pool)
     await add_experts(db_pool, "a", "b", "c")
     key = Settings().worker_ref_key
+    # A deputy of the examination group and a committee member of this test's own.
+    await db_pool.execute(
+        """INSERT INTO staff (staff_id, name, roles) VALUES
+           ('S0111', '面检组副组长', '{examination}'), ('C0299', '王委员', '{committee}')
+           ON CONFLICT DO NOTHING"""
+    )
     await db_pool.execute(
         """INSERT INTO staff_conflicts (staff_id, kind, subject, note)
-           VALUES ($3, 'worker', $1, '配偶'), ('director-wang', 'employer', $2, '曾任该单位顾问')""",
+           VALUES ($3, 'worker', $1, '配偶'), ('C0299', 'employer', $2, '曾任该单位顾问')""",
         worker_ref(application.worker.citizen_id, key),
         application.employer.credit_code,
         EXAMINER,
@@ -277,18 +283,16 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
         assert f"{EXAMINER} 已申报与本案职工有利害关系, 应当回避" in reason
         assert "第二十七条" in reason
         assert application.worker.citizen_id not in reason
-        other = signoff(ReviewLayer.examination).model_copy(update={"actor": "examination-deputy"})
+        other = signoff(ReviewLayer.examination).model_copy(update={"actor": "S0111"})
         await case.update(AppraisalCase.sign_off_review, other)
         for layer in (ReviewLayer.chief_examination, ReviewLayer.recheck):
             await case.update(AppraisalCase.sign_off_review, signoff(layer))
 
-        extension = ConclusionExtension(
-            event_id=new_id("x"), actor="director-wang", reason="案情复杂"
-        )
+        extension = ConclusionExtension(event_id=new_id("x"), actor="C0299", reason="案情复杂")
         assert "用人单位有利害关系" in await refused(
             case, AppraisalCase.extend_conclusion_deadline, extension
         )
-        by_director = decision(G8).model_copy(update={"actor": "director-wang"})
+        by_director = decision(G8).model_copy(update={"actor": "C0299"})
         assert "应当回避" in await refused(case, AppraisalCase.issue_conclusion, by_director)
         assert "being issued" in await case.update(AppraisalCase.issue_conclusion, decision(G8))
 
@@ -299,7 +303,7 @@ async def test_staff_with_a_declared_conflict_may_not_act_on_the_case(
         )
         assert [tuple(r) for r in rows] == [
             (EXAMINER, "复核签署", "worker"),
-            ("director-wang", "延长鉴定期限", "employer"),
-            ("director-wang", "鉴定结论", "employer"),
+            ("C0299", "延长鉴定期限", "employer"),
+            ("C0299", "鉴定结论", "employer"),
         ]
         await case.handle.terminate("test over")

@@ -44,7 +44,7 @@ async def abandoned(case: Driver) -> CaseStatus:
     ]
     await case.update(
         AppraisalCase.issue_supplement_notice,
-        SupplementNotice(event_id=new_id("n"), actor="clerk-7", items=items),
+        SupplementNotice(event_id=new_id("n"), actor="W0101", items=items),
     )
     return await case.result()
 
@@ -52,7 +52,7 @@ async def abandoned(case: Driver) -> CaseStatus:
 async def rescheduled(case: Driver) -> CaseStatus:
     await case.until(lambda s: s.appointment is not None)
     await case.update(
-        AppraisalCase.reschedule, Reschedule(event_id=new_id("r"), actor="clerk", reason="住院复查")
+        AppraisalCase.reschedule, Reschedule(event_id=new_id("r"), actor="W0101", reason="住院复查")
     )
     await case.attend()
     await case.conclude()

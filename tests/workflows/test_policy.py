@@ -36,7 +36,7 @@ async def test_policy_change_leaves_running_cases_alone(case_env: CaseEnv, tmp_p
         # examinations commissioned on Thursday 15 Oct are due 15 days later, not 5.
         await before.attend()
         order = ExaminationOrder(
-            event_id=new_id("ex"), actor="panel", hospital="济宁医学院附属医院", items=["CT"]
+            event_id=new_id("ex"), actor="W0101", hospital="济宁医学院附属医院", items=["CT"]
         )
         assert "results due by 2026-10-30" in await before.update(
             AppraisalCase.commission_examination, order

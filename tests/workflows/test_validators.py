@@ -23,7 +23,7 @@ from workflows.case import AppraisalCase
 
 def notice(*kinds: MaterialKind) -> SupplementNotice:
     return SupplementNotice(
-        event_id=new_id("n"), actor="clerk", items=[SupplementItem(kind=k) for k in kinds]
+        event_id=new_id("n"), actor="W0101", items=[SupplementItem(kind=k) for k in kinds]
     )
 
 
@@ -42,7 +42,7 @@ async def test_acceptance_validators(case_env: CaseEnv) -> None:
         )
         assert "还缺: 工伤认定决定书 (injury_determination)" in reason
         extension = SupplementExtension(
-            event_id=new_id("x"), actor="clerk", reason="住院", until=date(2026, 12, 31)
+            event_id=new_id("x"), actor="W0101", reason="住院", until=date(2026, 12, 31)
         )
         assert "没有进行中的补正期限" in await refused(
             incomplete, AppraisalCase.extend_supplement_deadline, extension
@@ -62,18 +62,18 @@ async def test_organizing_validators_and_malformed_payloads(case_env: CaseEnv) -
         case = await Driver.start(env, example("initial_complete"))
         await case.until(lambda s: s.appointment is not None)
         both = ScheduleAppraisal(
-            event_id=new_id("s"), actor="clerk", session_id="X", at=china(2026, 10, 20), place="p"
+            event_id=new_id("s"), actor="W0101", session_id="X", at=china(2026, 10, 20), place="p"
         )
         assert "只能选其一" in await refused(case, AppraisalCase.schedule_appraisal, both)
-        no_place = ScheduleAppraisal(event_id=new_id("s"), actor="clerk", at=china(2026, 10, 20))
+        no_place = ScheduleAppraisal(event_id=new_id("s"), actor="W0101", at=china(2026, 10, 20))
         assert "须同时注明地点" in await refused(case, AppraisalCase.schedule_appraisal, no_place)
         past = ScheduleAppraisal(
-            event_id=new_id("s"), actor="clerk", at=china(2026, 10, 1), place="p"
+            event_id=new_id("s"), actor="W0101", at=china(2026, 10, 1), place="p"
         )
         assert "不能早于今天" in await refused(case, AppraisalCase.schedule_appraisal, past)
-        unknown = ScheduleAppraisal(event_id=new_id("s"), actor="clerk", session_id="NO-SUCH")
+        unknown = ScheduleAppraisal(event_id=new_id("s"), actor="W0101", session_id="NO-SUCH")
         assert "没有场次 NO-SUCH" in await refused(case, AppraisalCase.schedule_appraisal, unknown)
-        refusal = ExaminationRefusal(event_id=new_id("r"), actor="clerk", reason="不愿意")
+        refusal = ExaminationRefusal(event_id=new_id("r"), actor="W0101", reason="不愿意")
         assert "没有待做的委托检查" in await refused(
             case, AppraisalCase.record_examination_refusal, refusal
         )
@@ -90,7 +90,7 @@ async def test_organizing_validators_and_malformed_payloads(case_env: CaseEnv) -
 
         await case.attend()
         twice = AttendanceRecord(
-            event_id=new_id("a"), actor="clerk", status=Attendance.attended, identity_verified=True
+            event_id=new_id("a"), actor="W0101", status=Attendance.attended, identity_verified=True
         )
         assert "stage conclusion" in await refused(case, AppraisalCase.record_attendance, twice)
         status = await case.status()

@@ -24,7 +24,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows import clocks, gate
+from workflows import actors, clocks, gate
 from workflows.case_file import CaseFile, Delivery, address_key
 from workflows.records import log, notify, record_event, show
 from workflows.stages.notice import ROLES, public_notice
@@ -118,7 +118,7 @@ async def poll(case: CaseFile, track: Delivery, waybill_no: str) -> None:
     track.heard_at = workflow.now()  # the next poll is one interval later
     for event in sorted(events, key=lambda e: e.occurred_at):
         try:  # through the gate: an event already reported is a repeat, not applied again
-            await gate.apply(case, event, check_postal, on_postal_event)
+            await gate.apply(case, event, check_postal, on_postal_event, actors.INTERNAL)
         except ApplicationError:
             log(case, "polled postal event refused", waybill_no=waybill_no)
 

@@ -198,8 +198,9 @@ async def recuse(case: CaseFile, request: RecusalRequest) -> str:
 
 async def clear_actor(case: CaseFile, event: CaseEvent, step: str) -> None:
     """Refuse the step when its actor declared a conflict with the case's worker or employer
-    (art. 27: committee members and staff recuse too); the refusal is recorded."""
-    if not case.jining_rules:
+    (art. 27: committee members and staff recuse too); the refusal is recorded. Since
+    proven actors the gate finds the conflict with the actor's roles (workflows/actors.py)."""
+    if not case.jining_rules or case.proven_actors:
         return
     app = case.application
     conflict = await workflow.execute_activity_method(
