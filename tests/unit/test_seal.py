@@ -3,6 +3,9 @@ from the environment or a file, rotation, and messages that never carry key mate
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,8 @@ import pytest
 from infra import seal
 from infra.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 STATEMENT = {"case_id": "JN-2026-000001", "digest": "ab" * 32, "key_id": "k2026"}
 
 
@@ -153,3 +158,54 @@ def test_a_new_key_needs_a_proper_key_id() -> None:
     with pytest.raises(seal.KeyProblem, match="key id 'a b' is not valid"):
         seal.new_key_text("a b")
     assert seal.new_key_text("jn-archive.2026_1").startswith("jn-archive.2026_1:")
+
+
+def run(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_new_key_writes_the_private_key_owner_only_and_prints_the_public_one(
+    tmp_path: Path,
+) -> None:
+    keyfile = tmp_path / "archive-signing-key"
+    made = run(
+        dict(os.environ),
+        str(BIN / "appraisal"),
+        "archive",
+        "new-key",
+        "jn-2026",
+        "-o",
+        str(keyfile),
+    )
+    assert made.returncode == 0, made.stderr
+    assert keyfile.stat().st_mode & 0o077 == 0
+    key = seal.parse_signing_key(keyfile.read_text(encoding="utf-8"), "test")
+    assert made.stdout == key.public_text() + "\n"  # the public key only
+    assert keyfile.read_text(encoding="utf-8").split(":")[1].strip() not in made.stdout
+    again = run(
+        dict(os.environ),
+        str(BIN / "appraisal"),
+        "archive",
+        "new-key",
+        "jn-2026",
+        "-o",
+        str(keyfile),
+    )
+    assert again.returncode == 1 and "cannot create" in again.stderr  # never overwritten
+    assert seal.parse_signing_key(keyfile.read_text(encoding="utf-8"), "t").public_text() == (
+        key.public_text()
+    )
+
+
+def test_a_worker_with_a_malformed_key_does_not_start_and_does_not_print_it() -> None:
+    material = seal.new_key_text("x").split(":")[1][:-4]  # cut short: not 32 bytes
+    env = {**os.environ, "ARCHIVE_SIGNING_KEY": f"k2026:{material}", "LOG_JSON": "true"}
+    started = run(env, sys.executable, "worker.py")
+    assert started.returncode == 1
+    assert started.stderr.strip() == (
+        "cannot start the worker: ARCHIVE_SIGNING_KEY: an entry (key id k2026) is not "
+        "<key id>:<base64 of a 32-byte Ed25519 key>"
+    )
+    assert material not in started.stderr + started.stdout
