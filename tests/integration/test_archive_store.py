@@ -193,3 +193,26 @@ async def test_an_archive_sealed_before_signatures_is_signed_once_later(
     ):
         with pytest.raises(asyncpg.RaiseError, match="archives is append-only"):
             await db_pool.execute(statement, case_id)
+
+
+async def test_a_package_passed_off_as_an_older_format_keeps_its_signed_format(
+    db_pool: asyncpg.Pool, archive_signing_key: seal.SigningKey
+) -> None:
+    """A forger who turns a signed package into a format-1 dump (whose digest they can
+    recompute) still carries the signed format 2; without the seal it is unsigned."""
+    case_id = await new_case(db_pool)
+    await insert_event(db_pool, event(case_id, 0))
+    request = ArchiveRequest(
+        case_id=case_id,
+        stage=Stage.archiving,
+        closed_reason="delivered",
+        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
+        package=True,
+    )
+    await Archive(db_pool, archive_signing_key).seal_package(request, HISTORY)
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute("UPDATE archives SET format = 1 WHERE case_id = $1", case_id)
+    check = await verify_case(db_pool, case_id, keyring(archive_signing_key))
+    assert check is not None and check.altered[0].part == "seal"
+    assert "format: signed 2, stored 1" in check.altered[0].what
