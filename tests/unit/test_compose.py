@@ -234,7 +234,7 @@ def test_only_the_workers_hold_the_archive_signing_key(compose: Compose) -> None
     value, never a default); whoever verifies gets the public keys."""
     defined = services(compose)
     worker = defined["worker"]
-    assert worker.get("secrets") == ["archive_signing_key"]
+    assert "archive_signing_key" in (worker.get("secrets") or [])
     assert environment(worker)["ARCHIVE_SIGNING_KEY_FILE"] == "/run/secrets/archive_signing_key"
     source = compose["secrets"]["archive_signing_key"]["file"]
     assert interpolate(source) == "./secrets/archive-signing-key"
