@@ -26,7 +26,7 @@ from activities.prior import PriorConclusions
 from activities.sessions import Sessions, read_plan
 from activities.storage import Storage
 from activities.workdays import HolidayCalendar, Workdays
-from infra import db, logs
+from infra import db, logs, seal
 from infra.process import run_and_exit
 from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
@@ -62,7 +62,7 @@ def activities(
         Sessions(pool, read_plan(config.sessions_file), calendar).book_appointment,
         notifications.queue_message,
         notifications.send_message,
-        Archive(pool).archive_case,
+        Archive(pool, seal.signing_key(config)).archive_case,
         PriorConclusions(pool, config.worker_ref_key).find_prior_conclusion,
         postal.send_letter,
         postal.track_shipment,
@@ -85,6 +85,17 @@ def build_worker(
 async def main() -> None:
     logs.configure()
     config = settings()
+    try:
+        key = seal.signing_key(config)
+    except seal.KeyProblem as problem:
+        raise SystemExit(f"cannot start the worker: {problem}") from None
+    if key is None:
+        log.warning(
+            "no archive signing key: cases wait in archiving until ARCHIVE_SIGNING_KEY "
+            "(or ARCHIVE_SIGNING_KEY_FILE) is set"
+        )
+    else:
+        log.info("archive seals signed", key_id=key.key_id)
     dsn = db.resolve_dsn(config)
     applied = await db.migrate(dsn)
     log.info("database ready", migrations_applied=applied)

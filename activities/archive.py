@@ -2,22 +2,33 @@
 
 A case started under the patch `archive-package` is sealed as the archive package
 (activities/package.py: parts, their SHA-256, a digest over them, the Temporal history, kept
-50 years); an older case as before, a digest over a JSON dump (format 1)."""
+50 years); an older case as before, a digest over a JSON dump (format 1). Either is signed
+(infra/seal.py): the digest and the event chain's head, by a key PostgreSQL does not hold."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 import asyncpg
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import package
 from activities.storage import Executor, insert_event
+from infra.seal import SigningKey
 from schemas.clock import CHINA_TZ
-from schemas.steps import ArchiveReceipt, ArchiveRequest, EventRecord, Stage
+from schemas.steps import (
+    ArchiveReceipt,
+    ArchiveRequest,
+    ArchiveSeal,
+    ChainHead,
+    EventRecord,
+    SealStatement,
+    Stage,
+)
 
 
 def canonical(case_file: dict[str, Any]) -> bytes:
@@ -90,9 +101,99 @@ def archived_event(request: ArchiveRequest, **data: str) -> EventRecord:
     )
 
 
+def sign(
+    key: SigningKey,
+    case_id: str,
+    format_: int,
+    digest: str,
+    head: ChainHead | None,
+    archived_at: datetime,
+    signed: Literal["at_seal", "later"] = "at_seal",
+) -> ArchiveSeal:
+    statement = SealStatement(
+        case_id=case_id,
+        format=format_,
+        digest=digest,
+        events_through=head,
+        archived_at=package.plain(archived_at),
+        signed=signed,
+        signed_at=package.plain(datetime.now(UTC)),
+        key_id=key.key_id,
+    )
+    return ArchiveSeal(statement=statement, signature=key.sign(statement.model_dump(mode="json")))
+
+
+def seal_columns(seal: ArchiveSeal) -> tuple[str, str, str]:
+    """archives.seal, seal_key_id, seal_signature."""
+    statement = json.dumps(seal.statement.model_dump(mode="json"))
+    return statement, seal.statement.key_id, seal.signature
+
+
+def stored_seal(row: Any) -> ArchiveSeal | None:
+    if row["seal"] is None:
+        return None
+    return ArchiveSeal(
+        statement=SealStatement.model_validate_json(row["seal"]), signature=row["seal_signature"]
+    )
+
+
+async def chain_head(conn: Executor, case_id: str) -> ChainHead | None:
+    row = await conn.fetchrow(
+        "SELECT seq, hash FROM case_events WHERE case_id = $1 ORDER BY seq DESC LIMIT 1", case_id
+    )
+    return ChainHead(seq=row["seq"], hash=row["hash"]) if row else None
+
+
+async def sign_legacy(conn: Executor, case_id: str, key: SigningKey) -> ArchiveSeal | None:
+    """Sign an archive sealed before signatures as it stands now (`appraisal archive
+    sign-legacy`, after `verify --anchor` found it intact); None when it is signed already.
+    Its chain head: the package's, or for format 1 the row before `case.archived`."""
+    row = await conn.fetchrow(
+        """SELECT format, sha256, archived_at, seal IS NOT NULL AS signed,
+                  manifest->'events_through' AS head
+           FROM archives WHERE case_id = $1""",
+        case_id,
+    )
+    if row is None or row["signed"]:
+        return None
+    head: ChainHead | None = None
+    if row["format"] == 2:
+        if row["head"] is not None and row["head"] != "null":
+            head = ChainHead.model_validate_json(row["head"])
+    else:
+        found = await conn.fetchrow(
+            """SELECT seq, hash FROM case_events WHERE case_id = $1 AND seq < coalesce(
+                   (SELECT min(seq) FROM case_events
+                    WHERE case_id = $1 AND kind = 'case.archived'), 2147483647)
+               ORDER BY seq DESC LIMIT 1""",
+            case_id,
+        )
+        head = ChainHead(seq=found["seq"], hash=found["hash"]) if found else None
+    seal = sign(key, case_id, row["format"], row["sha256"], head, row["archived_at"], "later")
+    await conn.execute(  # the trigger lets an unsigned archive receive its seal, once
+        """UPDATE archives SET seal = $2::jsonb, seal_key_id = $3, seal_signature = $4
+           WHERE case_id = $1 AND seal IS NULL""",
+        case_id,
+        *seal_columns(seal),
+    )
+    return seal
+
+
 class Archive:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, key: SigningKey | None) -> None:
         self.pool = pool
+        self.key = key
+
+    def signing_key(self) -> SigningKey:
+        """Without a key nothing is sealed: the case waits in archiving, retrying, until the
+        worker has one (an unsigned archive would be indistinguishable from a stripped one)."""
+        if self.key is None:
+            raise ApplicationError(
+                "这个工作进程没有归档签名密钥 (this worker has no archive signing key: set "
+                "ARCHIVE_SIGNING_KEY or ARCHIVE_SIGNING_KEY_FILE and restart it)",
+                type="SigningKeyMissing",
+            )
+        return self.key
 
     @activity.defn(name="archive_case")
     async def archive_case(self, request: ArchiveRequest) -> ArchiveReceipt:
@@ -108,7 +209,8 @@ class Archive:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT 1 FROM cases WHERE case_id = $1 FOR UPDATE", request.case_id)
             stored = await conn.fetchrow(
-                """SELECT sha256, retain_until, manifest->'events_through'->>'seq' AS seq
+                """SELECT sha256, retain_until, manifest->'events_through'->>'seq' AS seq,
+                          seal::text AS seal, seal_signature
                    FROM archives WHERE case_id = $1""",
                 request.case_id,
             )
@@ -118,7 +220,9 @@ class Archive:
                     sha256=stored["sha256"],
                     events=int(stored["seq"] or 0),
                     retain_until=stored["retain_until"],
+                    seal=stored_seal(stored),
                 )
+            key = self.signing_key()
             await conn.execute(
                 """UPDATE cases SET closed_reason = $2, stage = $3, archived_at = $4,
                                     open = false, updated_at = now()
@@ -134,10 +238,14 @@ class Archive:
             manifest = package.manifest(request, retain_until, parts)
             digest = package.sha256(manifest)
             history_part = parts.pop("history")
+            through = manifest["events_through"]
+            head = ChainHead(**through) if through else None
+            seal = sign(key, request.case_id, 2, digest, head, request.archived_at)
             await conn.execute(
                 """INSERT INTO archives (case_id, archived_at, sha256, case_file, format,
-                                         retain_until, manifest, history)
-                   VALUES ($1, $2, $3, $4::jsonb, 2, $5, $6::jsonb, $7::jsonb)""",
+                                         retain_until, manifest, history,
+                                         seal, seal_key_id, seal_signature)
+                   VALUES ($1, $2, $3, $4::jsonb, 2, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)""",
                 request.case_id,
                 request.archived_at,
                 digest,
@@ -145,6 +253,7 @@ class Archive:
                 retain_until,
                 json.dumps(manifest, ensure_ascii=False),
                 json.dumps(history_part, ensure_ascii=False),
+                *seal_columns(seal),
             )
             await insert_event(
                 conn, archived_event(request, sha256=digest, retain_until=retain_until.isoformat())
@@ -154,19 +263,25 @@ class Archive:
                 sha256=digest,
                 events=len(parts["events"]),
                 retain_until=retain_until,
+                seal=seal,
             )
 
     async def seal_dump(self, request: ArchiveRequest) -> ArchiveReceipt:
         async with self.pool.acquire() as conn, conn.transaction():
             stored = await conn.fetchrow(
-                "SELECT sha256, jsonb_array_length(case_file->'events') AS n FROM archives"
-                " WHERE case_id = $1",
+                """SELECT sha256, jsonb_array_length(case_file->'events') AS n,
+                          seal::text AS seal, seal_signature
+                   FROM archives WHERE case_id = $1""",
                 request.case_id,
             )
             if stored:  # sealed on an earlier attempt
                 return ArchiveReceipt(
-                    case_id=request.case_id, sha256=stored["sha256"], events=stored["n"]
+                    case_id=request.case_id,
+                    sha256=stored["sha256"],
+                    events=stored["n"],
+                    seal=stored_seal(stored),
                 )
+            key = self.signing_key()
             await conn.execute(
                 """UPDATE cases SET closed_reason = $2, updated_at = now() WHERE case_id = $1""",
                 request.case_id,
@@ -174,14 +289,18 @@ class Archive:
             )
             case_file = await collect(conn, request.case_id)
             digest = hashlib.sha256(canonical(case_file)).hexdigest()
+            head = await chain_head(conn, request.case_id)  # before `case.archived`
+            seal = sign(key, request.case_id, 1, digest, head, request.archived_at)
             await conn.execute(
-                """INSERT INTO archives (case_id, archived_at, sha256, case_file, retain_until)
-                   VALUES ($1, $2, $3, $4::jsonb, $5)""",
+                """INSERT INTO archives (case_id, archived_at, sha256, case_file, retain_until,
+                                         seal, seal_key_id, seal_signature)
+                   VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7, $8)""",
                 request.case_id,
                 request.archived_at,
                 digest,
                 canonical(case_file).decode(),
                 add_years(request.archived_at.astimezone(CHINA_TZ).date(), package.RETENTION_YEARS),
+                *seal_columns(seal),
             )
             await conn.execute(
                 """UPDATE cases SET stage = $2, archived_at = $3, open = false, updated_at = now()
@@ -192,5 +311,5 @@ class Archive:
             )
             await insert_event(conn, archived_event(request, sha256=digest))
             return ArchiveReceipt(
-                case_id=request.case_id, sha256=digest, events=len(case_file["events"])
+                case_id=request.case_id, sha256=digest, events=len(case_file["events"]), seal=seal
             )

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from temporalio.client import Client
 
-from infra import db
+from infra import db, seal
 from infra.process import run_and_exit
 from infra.settings import ROOT, settings
 from workflows import search_attributes as sa
@@ -187,6 +187,9 @@ async def main() -> None:
                 "postal emulator", lambda: _ok(http, f"{postal_url}/healthz"), parts[-1].log
             )
         env = {"TEMPORAL_ADDRESS": address, "DATABASE_URL": dsn, "POSTAL_URL": postal_url}
+        key_id = archive_signing_key(data)
+        if key_id:
+            print(f"  ✓ archive signing key {key_id} (dev only: {data / seal.DEV_KEY_FILE})")
         parts.append(
             await spawn("worker", logs / "worker.log", sys.executable, "worker.py", env=env)
         )
@@ -217,6 +220,20 @@ def webhook_secret(data: Path) -> str:
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32), encoding="utf-8")
     return path.read_text(encoding="utf-8").strip()
+
+
+def archive_signing_key(data: Path) -> str | None:
+    """The key the worker signs archive seals with, unless one is configured: made once, kept
+    in DATA_DIR (owner-only, never in the repository), where the worker and the CLI find it.
+    Its key id, for the terminal."""
+    config = settings()
+    if config.archive_signing_key is not None or config.archive_signing_key_file is not None:
+        return None
+    path = data / seal.DEV_KEY_FILE
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(seal.new_key_text(f"dev-{secrets.token_hex(4)}") + "\n", encoding="utf-8")
+    return seal.parse_signing_key(path.read_text(encoding="utf-8"), str(path)).key_id
 
 
 def start_embedded_postgres(pgdata: Path, logs: Path) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     # While the courier moves to a new secret: webhooks signed with the old one still pass.
     postal_webhook_previous_secret: str | None = Field(default=None, repr=False)
     gateway_max_body_bytes: int = 64 * 1024
+    # Archive seals (infra/seal.py). The workers sign with `<key id>:<base64 Ed25519 private
+    # key>`: the variable wins over the file; unset, DATA_DIR/archive-signing-key if there
+    # (make run makes it). Verifiers need only the public keys: `<key id>:<base64>` entries,
+    # old key ids kept after a rotation.
+    archive_signing_key: SecretStr | None = None
+    archive_signing_key_file: Path | None = None
+    archive_verify_keys: str | None = None
+    archive_verify_keys_file: Path | None = None
 
 
 @lru_cache

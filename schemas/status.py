@@ -17,7 +17,7 @@ from schemas.application import (
 )
 from schemas.delivery import DeliveryState
 from schemas.outcome import Outcome
-from schemas.steps import Appointment, Panel, Recusal, Shipment, Stage
+from schemas.steps import Appointment, ArchiveSeal, Panel, Recusal, Shipment, Stage
 from schemas.vocabulary import ClockName, CloseReason
 
 
@@ -56,6 +56,8 @@ class CaseStatus(BaseModel):
     closed: CloseReason | None = None
     closed_reason: str | None = None  # the recorded reason, in words
     archive_sha256: str | None = None
+    # The archive's signed seal (digest, chain head, key id, signature); None before it.
+    archive_seal: ArchiveSeal | None = None
     policy_version: str | None = None
     receipt_date: date | None = None
     complete_on: date | None = None

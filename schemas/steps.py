@@ -282,11 +282,40 @@ class ArchiveRequest(CaseStep):
     retention_years: int | None = None  # the captured policy's; None: the default 50
 
 
+class ChainHead(BaseModel):
+    """A row of a case's hash-chained event log: its place and its hash."""
+
+    seq: int
+    hash: str
+
+
+class SealStatement(BaseModel):
+    """What a case's archive was sealed with, as signed (infra/seal.py): the signature is over
+    this model's JSON (`model_dump(mode="json")`) in RFC 8785."""
+
+    kind: Literal["appraisal-archive-seal/1"] = "appraisal-archive-seal/1"
+    case_id: str
+    format: int  # 1: a digest over a dump; 2: the package (a downgrade breaks the signature)
+    digest: str  # archives.sha256
+    events_through: ChainHead | None  # the chain's head the archive covers
+    archived_at: str  # UTC, ISO 8601
+    signed: Literal["at_seal", "later"]  # later: sealed before signatures (`sign-legacy`)
+    signed_at: str  # UTC, ISO 8601, the signing worker's clock
+    key_id: str
+
+
+class ArchiveSeal(BaseModel):
+    statement: SealStatement
+    signature: str  # base64 Ed25519 by the key `statement.key_id`
+
+
 class ArchiveReceipt(BaseModel):
     case_id: str
     sha256: str
     events: int
     retain_until: date | None = None  # the package's; None for a format-1 archive
+    # The signed seal, so the case's history keeps it too; None in histories from before.
+    seal: ArchiveSeal | None = None
 
 
 class PriorQuery(CaseStep):

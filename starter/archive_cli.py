@@ -1,16 +1,22 @@
 """`appraisal archive`: check sealed case files (案卷) against what PostgreSQL holds now.
 
-`verify CASE` (or `--all`) recomputes the package digest, each part's SHA-256, every
-document's SHA-256 and the event chain, and names what was altered. Everything in
-PostgreSQL can be rewritten by its owner, hashes included; `--anchor` also compares the digest
-with the one the case's Temporal history recorded when the case sealed it, which PostgreSQL's
-owner cannot rewrite. Exit codes: 0 intact, 4 altered, and as every command 1 refused (unknown
-or unarchived case), 3 error (PostgreSQL, or Temporal with `--anchor`, unreachable)."""
+`verify CASE` (or `--all`) checks the seal (a worker's Ed25519 signature over the digest and
+the event chain's head, infra/seal.py), recomputes the package digest, each part's SHA-256,
+every document's SHA-256 and the event chain, and names what was altered. Everything in
+PostgreSQL can be rewritten by its owner, hashes included, but not signed; `--anchor` also
+compares the digest with the one the case's Temporal history recorded. Exit codes: 0 intact,
+4 altered, and as every command 1 refused (unknown or unarchived case, no verification key),
+3 error (PostgreSQL, or Temporal with `--anchor`, unreachable).
+
+`sign-legacy` signs the archives sealed before signatures, where the workers' key is;
+`new-key` makes a signing key."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from pathlib import Path
 from typing import Annotated
 
 import asyncpg
@@ -20,7 +26,10 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.archive import sign_legacy
 from activities.verify import Alteration, ArchiveCheck, verify_case
+from infra import seal
+from infra.settings import settings
 from schemas.status import CaseStatus
 from starter.app import (
     ANSWER_TIMEOUT,
@@ -44,8 +53,15 @@ ALTERED = 4  # the archive does not verify (1: refused, 2: usage, 3: service unr
 CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
-async def check_one(conn: asyncpg.Connection, case_id: str) -> ArchiveCheck:
-    found = await verify_case(conn, case_id)
+def configured_keys() -> seal.Keyring:
+    try:
+        return seal.verify_keys(settings())
+    except seal.KeyProblem as problem:
+        refuse(str(problem))
+
+
+async def check_one(conn: asyncpg.Connection, case_id: str, keys: seal.Keyring) -> ArchiveCheck:
+    found = await verify_case(conn, case_id, keys)
     if found is None:
         stage = await conn.fetchval("SELECT stage FROM cases WHERE case_id = $1", case_id)
         if stage is None:
@@ -54,9 +70,9 @@ async def check_one(conn: asyncpg.Connection, case_id: str) -> ArchiveCheck:
     return found
 
 
-async def check_all(conn: asyncpg.Connection) -> list[ArchiveCheck]:
+async def check_all(conn: asyncpg.Connection, keys: seal.Keyring) -> list[ArchiveCheck]:
     ids = [r["case_id"] for r in await conn.fetch("SELECT case_id FROM archives ORDER BY case_id")]
-    return [await check_one(conn, case_id) for case_id in ids]
+    return [await check_one(conn, case_id, keys) for case_id in ids]
 
 
 @app.command()
@@ -79,9 +95,15 @@ def verify(
             f"案号 {case_id!r} 无效 (case id {case_id!r} is not valid: letters, digits, - and _)"
         )
 
+    keys = configured_keys()
+
     async def go() -> list[ArchiveCheck]:
         async with database() as conn:
-            found = await check_all(conn) if case_id is None else [await check_one(conn, case_id)]
+            found = (
+                await check_all(conn, keys)
+                if case_id is None
+                else [await check_one(conn, case_id, keys)]
+            )
         if anchor:
             client = await temporal()
             for check in found:
@@ -136,6 +158,8 @@ async def anchor_to(client: Client, check: ArchiveCheck) -> None:
 
 def describe(check: ArchiveCheck) -> str:
     head = f"{check.case_id}  format {check.format}  sha256 {check.sha256}  保管至 {check.retain_until}"
+    if check.seal:
+        head += f"\n  seal: {check.seal}"
     if check.anchor:
         head += f"\n  anchor: {check.anchor}"
     if check.ok:
@@ -145,3 +169,84 @@ def describe(check: ArchiveCheck) -> str:
         where = a.part + (f" {a.item}" if a.item else "")
         lines.append(f"  - {where}: {a.what}")
     return "\n".join(lines)
+
+
+@app.command("sign-legacy")
+def sign_legacy_(
+    case_ids: Annotated[
+        list[str] | None, typer.Argument(help="these cases only; default every unsigned one")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Sign the archives sealed before signatures, each once, after checking it (PostgreSQL and
+    the Temporal anchor). Run it once, at the upgrade, where the workers' signing key is."""
+    for case_id in case_ids or []:
+        if not CASE_ID.fullmatch(case_id):
+            refuse(f"案号 {case_id!r} 无效 (case id {case_id!r} is not valid)")
+    try:
+        key = seal.signing_key(settings())
+    except seal.KeyProblem as problem:
+        refuse(str(problem))
+    if key is None:
+        refuse(
+            "no archive signing key here: run it where the workers' key is (ARCHIVE_SIGNING_KEY "
+            "or ARCHIVE_SIGNING_KEY_FILE), e.g. docker compose exec worker appraisal archive "
+            "sign-legacy"
+        )
+    keys = configured_keys()
+
+    async def go() -> list[tuple[ArchiveCheck, bool]]:
+        client = await temporal()
+        done = []
+        async with database() as conn:
+            unsigned = await conn.fetch(
+                """SELECT case_id FROM archives
+                   WHERE seal IS NULL AND ($1::text[] IS NULL OR case_id = ANY($1))
+                   ORDER BY case_id""",
+                case_ids or None,
+            )
+            for row in unsigned:
+                check = await check_one(conn, row["case_id"], keys)
+                check.altered = [a for a in check.altered if a.part != "seal"]
+                await anchor_to(client, check)
+                signed = check.ok and await sign_legacy(conn, check.case_id, key) is not None
+                done.append((check, signed))
+        return done
+
+    done = run(go())
+    if as_json:
+        print_json([{**c.model_dump(mode="json"), "signed": signed} for c, signed in done])
+    else:
+        for check, signed in done:
+            if signed:
+                typer.echo(
+                    f"signed {check.case_id} (format {check.format}, key {key.key_id}; "
+                    f"anchor: {check.anchor})"
+                )
+            else:
+                typer.echo(f"NOT signed, altered: {describe(check)}")
+        typer.echo(f"{sum(s for _, s in done)} of {len(done)} unsigned archives signed")
+    if not all(signed for _, signed in done):
+        raise typer.Exit(ALTERED)
+
+
+@app.command("new-key")
+def new_key(
+    key_id: Annotated[str, typer.Argument(help="a name for the key, e.g. jn-archive-2026")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="file for the private key (created, 0600)")
+    ],
+) -> None:
+    """Make an archive signing key: the private key goes to a new file for the workers
+    (ARCHIVE_SIGNING_KEY_FILE); the public one is printed, for ARCHIVE_VERIFY_KEYS."""
+    try:
+        text = seal.new_key_text(key_id)
+    except seal.KeyProblem as problem:
+        refuse(str(problem))
+    try:
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        refuse(f"cannot create {output}: {error.strerror}")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+    typer.echo(seal.parse_signing_key(text, str(output)).public_text())

@@ -231,6 +231,8 @@ def describe(current: CaseStatus) -> str:
         lines.append(f"closed: {current.closed_reason}")
     if current.archive_sha256:
         lines.append(f"archive sha256 {current.archive_sha256}")
+    if current.archive_seal:
+        lines.append(f"archive signed by key {current.archive_seal.statement.key_id}")
     if current.pending_actions:
         lines.append("pending")
         lines += [f"  - {action}" for action in current.pending_actions]

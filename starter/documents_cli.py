@@ -1,5 +1,7 @@
 """`appraisal document`: the documents a case has issued (the conclusion letter 鉴定结论书),
-as stored in PostgreSQL. `get` checks the stored SHA-256 before writing anything."""
+as stored in PostgreSQL. `get` checks the stored SHA-256 before writing anything and, once the
+case is archived, the SHA-256 its signed archive lists (PostgreSQL's owner can rewrite both the
+document and its stored hash, not the signature)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import asyncpg
 import typer
 
 from activities.documents import fetch_document, list_documents
+from activities.verify import sealed_document
+from infra.seal import KeyProblem
 from schemas.documents import CONCLUSION_LETTER, DocumentRef
 from starter.app import AsJson, Refusal, china_time, print_json, refuse, run_on_db, table
 
@@ -61,6 +65,14 @@ def get(
                 f"{ref.document_id} does not match its stored SHA-256 {ref.sha256} "
                 f"(content hashes to {actual}): it was altered or damaged; do not deliver it"
             )
+        try:
+            problem = await sealed_document(conn, case_id, ref.document_id, content)
+        except KeyProblem as missing:
+            raise Refusal(
+                f"cannot check {ref.document_id} against its case's signed archive: {missing}"
+            ) from None
+        if problem:
+            raise Refusal(f"已被改动 (altered): {problem}; do not deliver it")
         return actual, content
 
     digest, content = run_on_db(go)

@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from infra import db
+from infra import db, seal
 from infra.settings import ROOT, Settings
 from schemas.clock import CHINA_TZ
 from worker import build_worker
@@ -36,6 +36,20 @@ pytest_plugins = ["tests.postal_fixtures", "tests.gateway_fixtures"]
 BIN = Path(sys.executable).parent
 TASK_QUEUE = "appraisal-test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def archive_signing_key() -> Iterator[seal.SigningKey]:
+    """One fresh key signs the archive seals of a test run, in the environment every worker
+    and command of the run inherits (never a file of the repository)."""
+    text = seal.new_key_text("test-run")
+    saved = os.environ.get("ARCHIVE_SIGNING_KEY")
+    os.environ["ARCHIVE_SIGNING_KEY"] = text
+    yield seal.parse_signing_key(text, "test")
+    if saved is None:
+        os.environ.pop("ARCHIVE_SIGNING_KEY", None)
+    else:
+        os.environ["ARCHIVE_SIGNING_KEY"] = saved
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,15 @@ with workflow.unsafe.imports_passed_through():
     from schemas.outcome import Outcome
     from schemas.policy import DeadlinePolicy
     from schemas.status import CaseStatus, Deadline, StageEntry
-    from schemas.steps import Appointment, Panel, Recipient, Recusal, Shipment, Stage
+    from schemas.steps import (
+        Appointment,
+        ArchiveSeal,
+        Panel,
+        Recipient,
+        Recusal,
+        Shipment,
+        Stage,
+    )
     from schemas.vocabulary import ClockName, CloseReason, PostalStatus
 
 
@@ -157,6 +165,7 @@ class CaseFile:
     closed: CloseReason | None = None
     closed_reason: str | None = None  # the recorded reason, in words
     archive_sha256: str | None = None
+    archive_seal: ArchiveSeal | None = None
 
     @property
     def decided(self) -> bool:
@@ -365,6 +374,7 @@ class CaseFile:
             closed=self.closed,
             closed_reason=self.closed_reason,
             archive_sha256=self.archive_sha256,
+            archive_seal=self.archive_seal,
             deadlines=self.deadlines(now),
             policy_version=self.policy.version if self.policy else None,
             receipt_date=self.receipt_date,

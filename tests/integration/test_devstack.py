@@ -93,6 +93,7 @@ async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> Non
     }
     env.pop("DATABASE_URL", None)  # the embedded path, as on a fresh machine
     env.pop("POSTAL_WEBHOOK_SECRET", None)  # made once and kept in DATA_DIR
+    env.pop("ARCHIVE_SIGNING_KEY", None)  # the same: the dev key that signs archive seals
     data = data_home.resolve() / "data"  # as the banner prints it
     logs = data / "logs"
     process, lines = await start_stack(env)
@@ -104,6 +105,16 @@ async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> Non
     assert all(line.startswith("  ✓ ") for line in lines[1:-2]), lines
     worker_log = logs / "worker.log"
     assert "worker started" in worker_log.read_text(encoding="utf-8")
+    # The dev signing key: made in DATA_DIR (owner-only), the worker signs with it.
+    signing_key = data / "archive-signing-key"
+    assert signing_key.stat().st_mode & 0o077 == 0
+    key_id = signing_key.read_text(encoding="utf-8").split(":")[0]
+    assert key_id.startswith("dev-")
+    assert f"  ✓ archive signing key {key_id} (dev only: {signing_key})" in lines
+    assert "archive seals signed" in worker_log.read_text(encoding="utf-8")
+    assert signing_key.read_text(encoding="utf-8").split(":")[1].strip() not in (
+        worker_log.read_text(encoding="utf-8") + "\n".join(lines)
+    )
     assert "Temporal Server:" in (logs / "temporal.log").read_text(encoding="utf-8")
     assert "postgres.log" in {p.name for p in logs.iterdir()}
     assert (logs / "postgres.log").resolve() == data / "postgres" / "log"
@@ -157,6 +168,7 @@ async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> Non
 
     process, lines = await start_stack(env)  # again: the case is still there
     assert any("none pending" in line for line in lines)
+    assert f"  ✓ archive signing key {key_id} (dev only: {signing_key})" in lines  # kept
     status = await asyncio.create_subprocess_exec(
         str(BIN / "appraisal"),
         "status",

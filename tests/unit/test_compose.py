@@ -229,6 +229,25 @@ def test_worker_environment_names_its_dependencies(compose: Compose) -> None:
     assert {temporal_host, database.hostname, postal.hostname} <= set(defined)
 
 
+def test_only_the_workers_hold_the_archive_signing_key(compose: Compose) -> None:
+    """The key that signs archive seals is a secret of the workers alone (never an environment
+    value, never a default); whoever verifies gets the public keys."""
+    defined = services(compose)
+    worker = defined["worker"]
+    assert "archive_signing_key" in (worker.get("secrets") or [])
+    assert environment(worker)["ARCHIVE_SIGNING_KEY_FILE"] == "/run/secrets/archive_signing_key"
+    source = compose["secrets"]["archive_signing_key"]["file"]
+    assert interpolate(source) == "./secrets/archive-signing-key"
+    assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    for name, service in defined.items():
+        env = environment(service)
+        assert "ARCHIVE_SIGNING_KEY" not in env, name
+        if name != "worker":
+            assert "archive_signing_key" not in (service.get("secrets") or []), name
+            assert "ARCHIVE_SIGNING_KEY_FILE" not in env, name
+    assert "ARCHIVE_VERIFY_KEYS" in environment(defined["gateway"])
+
+
 def test_one_namespace_everywhere(compose: Compose) -> None:
     defined = services(compose)
     namespaces = {

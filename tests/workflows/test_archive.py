@@ -1,7 +1,9 @@
 """The archive package (issue #9): a delivered case sealed with every part and its SHA-256, the
 digest recomputed here by an independent canonical JSON; `appraisal archive verify` naming a
 changed document, an edited, a deleted and an inserted event row; a review or re-appraisal
-application checked against the prior conclusion as recorded."""
+application checked against the prior conclusion as recorded. The seal (issue #10): a verdict
+rewritten by the database's owner with every hash recomputed is caught by the signature, a
+forged letter with its hash rewritten is refused by `document get`."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from temporalio.worker import Replayer
 
 from activities import package
 from activities.chain import CHAIN_COLUMNS, GENESIS, breaks, event_hash
+from infra import seal
 from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
@@ -102,23 +105,34 @@ async def sealed(
     return row, parts, manifest
 
 
-async def verify(database_url: str, *args: str, temporal: str = "") -> tuple[int, str, str]:
+def auditor(database_url: str, temporal: str = "") -> dict[str, str]:
+    """The environment of someone who checks archives: the published public key of the run's
+    signing key, not the key itself (no ARCHIVE_SIGNING_KEY, no make-run key file)."""
+    key = seal.parse_signing_key(os.environ["ARCHIVE_SIGNING_KEY"], "test")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")},
+        "ARCHIVE_VERIFY_KEYS": key.public_text(),
+        "DATA_DIR": str(ROOT / ".data-none"),  # never make run's, with its dev key
+        "DATABASE_URL": database_url,
+        **({"TEMPORAL_ADDRESS": temporal} if temporal else {}),
+    }
+
+
+async def appraisal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         str(APPRAISAL),
-        "archive",
-        "verify",
         *args,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            **({"TEMPORAL_ADDRESS": temporal} if temporal else {}),
-        },
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     return process.returncode or 0, out.decode(), err.decode()
+
+
+async def verify(database_url: str, *args: str, temporal: str = "") -> tuple[int, str, str]:
+    return await appraisal(auditor(database_url, temporal), "archive", "verify", *args)
 
 
 async def test_a_delivered_case_is_sealed_as_a_complete_package(
@@ -381,16 +395,29 @@ async def test_review_and_re_appraisal_are_checked_against_the_recorded_conclusi
     assert record["concluded_on"] == concluded.isoformat() and record["outcome"] == "grade_8"
 
 
-async def forge(pool: asyncpg.Pool, case_id: str, row_id: int) -> None:
-    """What PostgreSQL's owner can do with care: change an opinion, then rewrite every hash
-    after it, the package's parts, its manifest and digest, and the `case.archived` row."""
+VERDICT_KINDS = ("opinion.recorded", "conclusion.decided", "conclusion.issued")
+
+
+async def forge(pool: asyncpg.Pool, case_id: str, verdict: str = "grade_5") -> None:
+    """What PostgreSQL's owner can do with care (issue #10): with every trigger bypassed
+    (`session_replication_role = replica`), change the verdict wherever it is written (the
+    experts' opinions, the committee's decision, the issued conclusion, the case row), then
+    recompute every hash: the chain, the package's parts, its manifest and digest, and the
+    `case.archived` row naming it."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("ALTER TABLE case_events DISABLE TRIGGER USER")
-        await conn.execute("ALTER TABLE archives DISABLE TRIGGER USER")
+        await conn.execute("SET LOCAL session_replication_role = replica")
         await conn.execute(
-            """UPDATE case_events SET data = jsonb_set(data, '{outcome,verdict}', '"grade_5"')
-               WHERE id = $1""",
-            row_id,
+            """UPDATE case_events
+               SET data = jsonb_set(data, '{outcome,verdict}', to_jsonb($2::text))
+               WHERE case_id = $1 AND kind = ANY($3::text[])""",
+            case_id,
+            verdict,
+            list(VERDICT_KINDS),
+        )
+        await conn.execute(
+            "UPDATE cases SET outcome = $2, outcome_label = '五级伤残' WHERE case_id = $1",
+            case_id,
+            verdict,
         )
 
         async def rechain() -> None:
@@ -413,9 +440,10 @@ async def forge(pool: asyncpg.Pool, case_id: str, row_id: int) -> None:
         parts = json.loads(stored["case_file"])
         manifest = json.loads(stored["manifest"])
         log = (await package.events(conn, case_id))[:-1]  # without `case.archived`
+        parts["case"] = await package.case_record(conn, case_id)
         parts["events"] = log
         parts["decisions"] = package.of_families(log, package.DECISION_FAMILIES)
-        for name in ("events", "decisions"):
+        for name in ("case", "events", "decisions"):
             manifest["parts"][name]["sha256"] = package.sha256(parts[name])
         manifest["events_through"] = {"seq": log[-1]["seq"], "hash": log[-1]["hash"]}
         digest = package.sha256(manifest)
@@ -434,31 +462,202 @@ async def forge(pool: asyncpg.Pool, case_id: str, row_id: int) -> None:
             digest,
         )
         await rechain()
-        await conn.execute("ALTER TABLE case_events ENABLE TRIGGER USER")
-        await conn.execute("ALTER TABLE archives ENABLE TRIGGER USER")
+
+
+async def reseal(pool: asyncpg.Pool, case_id: str, key: seal.SigningKey | None) -> None:
+    """The forger's ways with the seal: remove it, or sign the forged archive with a key of
+    their own (the statement as the worker would write it)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        if key is None:
+            await conn.execute(
+                """UPDATE archives SET seal = NULL, seal_key_id = NULL, seal_signature = NULL
+                   WHERE case_id = $1""",
+                case_id,
+            )
+            return
+        row = await conn.fetchrow(
+            "SELECT seal::text AS seal, sha256, manifest FROM archives WHERE case_id = $1",
+            case_id,
+        )
+        statement = {
+            **json.loads(row["seal"]),
+            "digest": row["sha256"],
+            "events_through": json.loads(row["manifest"])["events_through"],
+            "key_id": key.key_id,
+        }
+        await conn.execute(
+            """UPDATE archives SET seal = $2::jsonb, seal_key_id = $3, seal_signature = $4
+               WHERE case_id = $1""",
+            case_id,
+            json.dumps(statement),
+            key.key_id,
+            key.sign(statement),
+        )
+
+
+async def test_a_verdict_rewritten_by_the_database_owner_is_caught_by_the_seal(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    """Issue #10: the database's owner rewrites the verdict in case_events, cases and archives
+    with every hash recomputed; `archive verify`, without `--anchor` and with the public key
+    alone, names it through the signature, whatever the forger does with the seal."""
+    async with case_env() as env:
+        case = await archived(env)
+        final = await case.result()
+    case_id = case.handle.id
+    # The seal is in the case's Temporal result too, signed over the digest it reports.
+    public = seal.parse_verify_keys(auditor(database_url)["ARCHIVE_VERIFY_KEYS"], "test")
+    assert final.archive_seal is not None
+    statement = final.archive_seal.statement
+    assert statement.digest == final.archive_sha256 and statement.format == 2
+    assert (
+        seal.check(public, statement.model_dump(mode="json"), final.archive_seal.signature) is None
+    )
+    code, out, err = await verify(database_url, case_id)
+    assert code == 0, (out, err)
+    assert "seal: Ed25519 signature by key test-run, signed when sealed: verifies" in out
+    head = statement.events_through
+    assert head is not None
+
+    await forge(db_pool, case_id)
+    assert await db_pool.fetchval("SELECT outcome FROM cases WHERE case_id = $1", case_id) == (
+        "grade_5"
+    )
+    code, out, err = await verify(database_url, case_id, "--json")
+    assert code == 4, (out, err)
+    [check] = json.loads(out)
+    # The digest and the chain head are not the signed ones (the package names the new head).
+    assert [a["part"] for a in check["altered"]] == ["seal", "manifest", "events"], check
+    assert "differs from its signed statement: digest: signed" in check["altered"][0]["what"]
+    assert "chain head differs from the signed one" in check["altered"][1]["what"]
+    assert f"row at seq {head.seq} no longer has the signed hash" in check["altered"][2]["what"]
+    assert check["seal"].endswith("valid, but the archive no longer matches it")
+    code, out, _ = await verify(database_url, case_id)
+    assert code == 4 and "已被改动 (ALTERED):\n  - seal: 与签名不符" in out
+
+    # Whatever the forger does with the seal, it does not verify.
+    for key, says in (
+        (seal.parse_signing_key(seal.new_key_text("forger"), "t"), "unknown key id 'forger'"),
+        (seal.parse_signing_key(seal.new_key_text("test-run"), "t"), "signature does not match"),
+        (None, "未签名 (unsigned"),
+    ):
+        await reseal(db_pool, case_id, key)
+        code, out, err = await verify(database_url, case_id, "--json")
+        assert code == 4, (out, err)
+        [check] = json.loads(out)
+        assert [a["part"] for a in check["altered"]] == ["seal"], check["altered"]
+        assert says in check["altered"][0]["what"]
+
+    # Without any verification key, verify refuses rather than skip the signature.
+    keyless = {**auditor(database_url), "ARCHIVE_VERIFY_KEYS": ""}
+    code, _, err = await appraisal(keyless, "archive", "verify", case_id)
+    assert code == 1 and err.startswith(
+        "refused: no archive verification key: set ARCHIVE_VERIFY_KEYS"
+    )
+
+
+async def test_a_forged_letter_with_its_hash_rewritten_is_refused_by_document_get(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    async with case_env() as env:
+        case = await archived(env)
+    case_id = case.handle.id
+    out_file = tmp_path / "letter.pdf"
+    env_ = auditor(database_url)
+    code, out, err = await appraisal(env_, "document", "get", case_id, "-o", str(out_file))
+    assert code == 0, err
+    genuine = out_file.read_bytes()
+    out_file.unlink()
+
+    # Another PDF in its place, its SHA-256 and size recomputed in `documents`.
+    forged = genuine.replace(b"/Producer", b"/Producex", 1) + b"\n%forged"
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(
+            """UPDATE documents SET content = $2, sha256 = $3, size = $4
+               WHERE case_id = $1 AND kind = 'conclusion-letter'""",
+            case_id,
+            forged,
+            hashlib.sha256(forged).hexdigest(),
+            len(forged),
+        )
+    code, out, err = await appraisal(env_, "document", "get", case_id, "-o", str(out_file))
+    assert code == 1 and not out_file.exists(), (out, err)
+    assert err.startswith("refused: 已被改动 (altered): ")
+    assert (
+        f"hashes to {hashlib.sha256(forged).hexdigest()}, the case's signed archive lists " in err
+    )
+    assert f"{hashlib.sha256(genuine).hexdigest()}: it was altered; do not deliver it" in err
+
+    # The list of documents rewritten too, with the digest: the signature no longer matches.
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        stored = await conn.fetchrow("SELECT * FROM archives WHERE case_id = $1", case_id)
+        parts, manifest = json.loads(stored["case_file"]), json.loads(stored["manifest"])
+        parts["documents"] = await package.documents(conn, case_id)
+        manifest["parts"]["documents"]["sha256"] = package.sha256(parts["documents"])
+        await conn.execute(
+            """UPDATE archives SET sha256 = $2, case_file = $3::jsonb, manifest = $4::jsonb
+               WHERE case_id = $1""",
+            case_id,
+            package.sha256(manifest),
+            json.dumps(parts, ensure_ascii=False),
+            json.dumps(manifest, ensure_ascii=False),
+        )
+    code, out, err = await appraisal(env_, "document", "get", case_id, "-o", str(out_file))
+    assert code == 1 and not out_file.exists(), (out, err)
+    assert "the case's archive does not verify: 与签名不符" in err and "digest: signed" in err
+
+    # No verification key: refused, saying what to set.
+    env_["ARCHIVE_VERIFY_KEYS"] = ""
+    code, _, err = await appraisal(env_, "document", "get", case_id, "-o", str(out_file))
+    assert code == 1 and "no archive verification key: set ARCHIVE_VERIFY_KEYS" in err
 
 
 async def test_an_archive_rewritten_with_every_hash_is_caught_by_the_temporal_anchor(
     case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
 ) -> None:
-    """Everything in PostgreSQL, hashes included, can be rewritten by its owner: only the
-    digest the case's Temporal history recorded when it sealed the package shows it."""
+    """The digest the case's Temporal history recorded when it sealed the package shows a
+    rewrite too, while Temporal keeps the history. An archive sealed before signatures is
+    signed later (`sign-legacy`) only when it checks out against that anchor."""
     async with case_env() as env:
         case = await archived(env)
         case_id = case.handle.id
         temporal = env.client.service_client.config.target_host
         code, out, err = await verify(database_url, case_id, "--anchor", temporal=temporal)
         assert code == 0 and "anchor: matches" in out, (out, err)
-        opinion = await db_pool.fetchval(
-            "SELECT id FROM case_events WHERE case_id = $1 AND kind = 'opinion.recorded'", case_id
+
+        # Sealed before signatures, as it were: `sign-legacy` signs it, the anchor matching.
+        await reseal(db_pool, case_id, None)
+        assert (await verify(database_url, case_id))[0] == 4
+        worker = {
+            **auditor(database_url, temporal),
+            "ARCHIVE_SIGNING_KEY": os.environ["ARCHIVE_SIGNING_KEY"],
+        }
+        code, out, err = await appraisal(worker, "archive", "sign-legacy", case_id)
+        assert code == 0 and f"signed {case_id} (format 2, key test-run; anchor: matches" in out, (
+            out,
+            err,
         )
-        await forge(db_pool, case_id, opinion)
         code, out, err = await verify(database_url, case_id)
-        assert code == 0, (out, err)  # consistent in PostgreSQL alone
+        assert code == 0 and "key test-run, signed later, on " in out, (out, err)
+        code, _, err = await appraisal(
+            auditor(database_url, temporal), "archive", "sign-legacy", case_id
+        )
+        assert code == 1 and "no archive signing key here" in err
+
+        await forge(db_pool, case_id)
         code, out, err = await verify(
             database_url, case_id, "--anchor", "--json", temporal=temporal
         )
-    assert code == 4, (out, err)
-    [check] = json.loads(out)
-    assert [a["part"] for a in check["altered"]] == ["anchor"]
-    assert check["anchor"].startswith("differs")
+        assert code == 4, (out, err)
+        [check] = json.loads(out)
+        assert [a["part"] for a in check["altered"]] == ["seal", "manifest", "events", "anchor"]
+        assert check["anchor"].startswith("differs")
+
+        # A rewritten archive stripped of its seal is not signed again: the anchor differs.
+        await reseal(db_pool, case_id, None)
+        code, out, err = await appraisal(worker, "archive", "sign-legacy", case_id)
+    assert code == 4 and f"NOT signed, altered: {case_id}" in out, (out, err)
+    assert "0 of 1 unsigned archives signed" in out

@@ -55,6 +55,7 @@ async def run(case: CaseFile) -> None:
         else "封存案卷包 (seal the archive package: parts, SHA-256, history)",
     )
     case.archive_sha256 = receipt.sha256
+    case.archive_seal = receipt.seal  # also in the result: a copy PostgreSQL's owner cannot edit
     case.stage = Stage.archived
     case.stages.append(StageEntry(stage=Stage.archived, entered_at=workflow.now()))
     show(case)
