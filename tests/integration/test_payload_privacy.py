@@ -89,11 +89,12 @@ def payloads_in(message: Message, path: str = "") -> Iterator[tuple[str, Payload
         yield path, message
         return
     for field, value in message.ListFields():
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
+        kind = field.message_type
+        if field.type != FieldDescriptor.TYPE_MESSAGE or kind is None:
             continue
         where = f"{path}.{field.name}"
-        if field.message_type.GetOptions().map_entry:
-            if field.message_type.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE:
+        if kind.GetOptions().map_entry:
+            if kind.fields_by_name["value"].type == FieldDescriptor.TYPE_MESSAGE:
                 for key, item in value.items():
                     yield from payloads_in(item, f"{where}[{key}]")
         elif field.is_repeated:
