@@ -25,7 +25,9 @@ from temporalio.client import WorkflowFailureError
 from infra.codec import ENCODING
 from infra.codec_server import create_app
 from infra.settings import Settings
+from infra.temporal import start_case
 from postal_emulator.server import serve
+from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.events import ScheduleAppraisal
 from schemas.steps import Stage
@@ -214,4 +216,34 @@ async def test_an_old_clients_plain_input_is_still_taken_and_the_rest_is_sealed(
         and not any(part in path for part in PLAIN_BY_DESIGN)
     ]
     assert plain == [".events[0].workflow_execution_started_event_attributes.input.payloads[0]"]
+    await handle.terminate("test over")
+
+
+async def test_a_starts_summary_details_and_memo_are_encrypted_too(stack: Stack) -> None:
+    """What a client sets beside the input (the CLI sets a static summary) goes through the
+    codec in temporalio 1.35; search attributes would not, and the case sets none with
+    personal data (the export is checked for the worker's data whole)."""
+    application = example_json("initial_complete", fresh_worker=True)
+    name = application["worker"]["name"]
+    handle = await start_case(
+        stack.env.client,
+        AppraisalApplication.model_validate(application),
+        new_id("JN-PII-META"),
+        "appraisal",
+        static_summary=f"申请人 {name}",
+        static_details=f"职工 {name} {application['worker']['mobile']}",
+        memo={"worker": name},
+    )
+    await wait_for(handle, lambda s: s.appointment is not None)  # it ran: search attributes set
+    raw = await exported(stack, handle.id)
+    assert_sealed(raw, personal_data(application))
+    history = History()
+    history.ParseFromString(raw)
+    started = history.events[0]
+    assert started.user_metadata.summary.metadata["encoding"] == ENCODING
+    assert started.user_metadata.details.metadata["encoding"] == ENCODING
+    memo = started.workflow_execution_started_event_attributes.memo.fields["worker"]
+    assert memo.metadata["encoding"] == ENCODING
+    described = await handle.describe()
+    assert await described.static_summary() == f"申请人 {name}"  # read back with the codec
     await handle.terminate("test over")
