@@ -3,9 +3,9 @@
 Temporal dev server (Web UI on :8233, SQLite in DATA_DIR, search attributes registered),
 PostgreSQL (DATABASE_URL or embedded in DATA_DIR/postgres), migrations, the postal emulator,
 the HTTP gateway (the emulator's webhooks go to it, signed with a secret both share), the
-codec server (the UI decodes the encrypted payloads through it), the worker. Each part is waited for until healthy and writes to its own file in DATA_DIR/logs,
-so the terminal keeps the banner; Ctrl-C stops them in reverse order and the data stays for
-the next run."""
+codec server (the UI decodes the encrypted payloads through it), the worker. Each part is
+waited for until healthy and writes to its own file in DATA_DIR/logs, so the terminal keeps
+the banner; Ctrl-C stops them in reverse order and the data stays for the next run."""
 
 from __future__ import annotations
 
@@ -328,7 +328,7 @@ ready.
   Temporal server   {address}  (namespace {config.temporal_namespace}, task queue {config.task_queue})
   postal emulator   {postal_url}  (webhooks to the gateway)
   HTTP gateway      {gateway_url}  (OpenAPI: {gateway_url}/docs)
-  codec server      {codec_url}  (the UI decodes through it; token in {data / "codec-server-token"})
+  codec server      {codec_url}  (the UI decodes through it; token: CODEC_SERVER_TOKEN, else {data / "codec-server-token"})
   PostgreSQL        {masked(dsn)}
   data              {data}
 {log_lines}
