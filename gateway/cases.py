@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.errors import ApiError, unavailable
 from infra.settings import Settings
-from infra.temporal import connect
+from infra.temporal import connect, data_converter
 from starter.app import reason, transport_reason
 
 ANSWER_TIMEOUT = timedelta(seconds=30)  # a worker answers an update in well under a second
@@ -30,6 +30,7 @@ class Cases:
 
     def __init__(self, config: Settings) -> None:
         self._config = config
+        self._converter = data_converter(config)  # no payload keys: the gateway does not start
         self._client: Client | None = None
         self._connecting = asyncio.Lock()
 
@@ -37,7 +38,9 @@ class Cases:
         async with self._connecting:
             if self._client is None:
                 try:
-                    self._client = await asyncio.wait_for(connect(self._config), 10)
+                    self._client = await asyncio.wait_for(
+                        connect(self._config, self._converter), 10
+                    )
                 except (RuntimeError, TimeoutError) as error:
                     raise down(transport_reason(error)) from None
             return self._client

@@ -3,9 +3,9 @@
 Temporal dev server (Web UI on :8233, SQLite in DATA_DIR, search attributes registered),
 PostgreSQL (DATABASE_URL or embedded in DATA_DIR/postgres), migrations, the postal emulator,
 the HTTP gateway (the emulator's webhooks go to it, signed with a secret both share), the
-worker. Each part is waited for until healthy and writes to its own file in DATA_DIR/logs,
-so the terminal keeps the banner; Ctrl-C stops them in reverse order and the data stays for
-the next run."""
+codec server (the UI decodes the encrypted payloads through it), the worker. Each part is
+waited for until healthy and writes to its own file in DATA_DIR/logs, so the terminal keeps
+the banner; Ctrl-C stops them in reverse order and the data stays for the next run."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ import httpx
 from temporalio.client import Client
 
 from infra import db, seal
+from infra.codec import new_key_line
 from infra.process import run_and_exit
-from infra.settings import ROOT, settings
+from infra.settings import ROOT, Settings, settings
 from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
@@ -106,12 +107,13 @@ async def main() -> None:
     temporal_port = int(config.temporal_address.rsplit(":", 1)[1])
     postal_port = urlsplit(config.postal_url).port or 80
     ui_port = config.temporal_ui_port
-    gateway_port = config.gateway_port
+    gateway_port, codec_port = config.gateway_port, config.codec_server_port
     for port, what in (
         (temporal_port, "Temporal"),
         (ui_port, "Temporal Web UI"),
         (postal_port, "postal emulator"),
         (gateway_port, "HTTP gateway"),
+        (codec_port, "codec server"),
     ):
         require_free(port, what)
     data, logs = config.data_dir.resolve(), config.data_dir.resolve() / "logs"
@@ -119,7 +121,25 @@ async def main() -> None:
     address, postal_url = f"127.0.0.1:{temporal_port}", f"http://127.0.0.1:{postal_port}"
     parts: list[Part] = []
     print(f"starting the appraisal stack (data in {data}, logs in {logs}) ...")
+    # Every part encrypts and decrypts with the same keys: PAYLOAD_KEYS if set, else a file
+    # made once in DATA_DIR (owner-only, never in the repository).
+    keys = {} if config.payload_keys else {"PAYLOAD_KEYS_FILE": str(payload_keys(config))}
+    codec_token = config.codec_server_token or kept_secret(data / "codec-server-token")
+    codec_url = f"http://127.0.0.1:{codec_port}"
     try:
+        parts.append(
+            await spawn(
+                "codec server",
+                logs / "codec.log",
+                str(BIN / "appraisal"),
+                "codec-server",
+                "--port",
+                str(codec_port),
+                env={**keys, "CODEC_SERVER_TOKEN": codec_token},
+            )
+        )
+        async with httpx.AsyncClient() as http:
+            await until("codec server", lambda: _ok(http, f"{codec_url}/healthz"), parts[-1].log)
         parts.append(
             await spawn(
                 "Temporal server",
@@ -137,6 +157,10 @@ async def main() -> None:
                 "warn",
                 "--db-filename",
                 str(data / "temporal.db"),
+                # The UI cannot send a header without a login of its own: the token is the
+                # endpoint's first path segment (loopback only; see infra/codec_server.py).
+                "--ui-codec-endpoint",
+                f"{codec_url}/{codec_token}",
                 *sa.cli_flags(),
             )
         )
@@ -149,9 +173,11 @@ async def main() -> None:
         )
         gateway_url = f"http://127.0.0.1:{gateway_port}"
         shared = {
+            **keys,
             "TEMPORAL_ADDRESS": address,
             "DATABASE_URL": dsn,
-            "POSTAL_WEBHOOK_SECRET": config.postal_webhook_secret or webhook_secret(data),
+            "POSTAL_WEBHOOK_SECRET": config.postal_webhook_secret
+            or kept_secret(data / "postal-webhook-secret"),
         }
         parts.append(
             await spawn(
@@ -186,7 +212,7 @@ async def main() -> None:
             await until(
                 "postal emulator", lambda: _ok(http, f"{postal_url}/healthz"), parts[-1].log
             )
-        env = {"TEMPORAL_ADDRESS": address, "DATABASE_URL": dsn, "POSTAL_URL": postal_url}
+        env = {**keys, "TEMPORAL_ADDRESS": address, "DATABASE_URL": dsn, "POSTAL_URL": postal_url}
         key_id = archive_signing_key(data)
         if key_id:
             print(f"  ✓ archive signing key {key_id} (dev only: {data / seal.DEV_KEY_FILE})")
@@ -201,7 +227,14 @@ async def main() -> None:
         )
         print(
             ready_banner(
-                dsn, address, ui_port, postal_url, data, sorted(logs.iterdir()), gateway_url
+                dsn,
+                address,
+                ui_port,
+                postal_url,
+                data,
+                sorted(logs.iterdir()),
+                gateway_url,
+                codec_url,
             )
         )
         await wait_for_stop(parts)
@@ -212,10 +245,10 @@ async def main() -> None:
         print(f"stopped; data kept in {data} for the next run", flush=True)
 
 
-def webhook_secret(data: Path) -> str:
-    """The secret the emulator signs webhooks with and the gateway checks them by: made once,
-    kept in DATA_DIR (owner-only), so webhooks still verify after a restart."""
-    path = data / "postal-webhook-secret"
+def kept_secret(path: Path) -> str:
+    """A secret made once and kept in DATA_DIR (owner-only), so it holds after a restart: the
+    one the emulator signs webhooks with and the gateway checks them by, the codec server's
+    token."""
     if not path.exists():
         path.touch(mode=0o600)
         path.write_text(secrets.token_hex(32), encoding="utf-8")
@@ -234,6 +267,22 @@ def archive_signing_key(data: Path) -> str | None:
         path.touch(mode=0o600)
         path.write_text(seal.new_key_text(f"dev-{secrets.token_hex(4)}") + "\n", encoding="utf-8")
     return seal.parse_signing_key(path.read_text(encoding="utf-8"), str(path)).key_id
+
+
+def payload_keys(config: Settings) -> Path:
+    """The keys file (PAYLOAD_KEYS_FILE, default DATA_DIR/payload-keys), made with one fresh
+    key when missing; dev data only: production reads its keys from a secret."""
+    path = config.payload_keys_path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(
+            "# payload keys of this dev stack: the first encrypts, any decrypts\n"
+            + new_key_line("dev-1")
+            + "\n",
+            encoding="utf-8",
+        )
+    return path.resolve()
 
 
 def start_embedded_postgres(pgdata: Path, logs: Path) -> str:
@@ -285,6 +334,7 @@ def ready_banner(
     data: Path,
     logs: list[Path],
     gateway_url: str,
+    codec_url: str,
 ) -> str:
     example = json.dumps(json.loads(EXAMPLE.read_text(encoding="utf-8")), ensure_ascii=False)
     config = settings()
@@ -295,6 +345,7 @@ ready.
   Temporal server   {address}  (namespace {config.temporal_namespace}, task queue {config.task_queue})
   postal emulator   {postal_url}  (webhooks to the gateway)
   HTTP gateway      {gateway_url}  (OpenAPI: {gateway_url}/docs)
+  codec server      {codec_url}  (the UI decodes through it; token: CODEC_SERVER_TOKEN, else {data / "codec-server-token"})
   PostgreSQL        {masked(dsn)}
   data              {data}
 {log_lines}

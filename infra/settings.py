@@ -61,6 +61,26 @@ class Settings(BaseSettings):
     archive_signing_key_file: Path | None = None
     archive_verify_keys: str | None = None
     archive_verify_keys_file: Path | None = None
+    # Payload encryption (infra/codec.py): `id:base64key` entries, the first encrypts. The
+    # variable wins over the file; unset, the file in DATA_DIR that `make run` makes.
+    payload_keys: str | None = Field(default=None, repr=False)
+    payload_keys_file: Path | None = None
+    # The codec server (`appraisal codec-server`): the UI and auditors' decoding door.
+    codec_server_port: int = 8234
+    codec_server_token: str | None = Field(default=None, repr=False)
+    # Browser origins allowed to call it (CORS), comma-separated; unset: make run's Web UI.
+    codec_server_origins: str | None = None
+
+    @property
+    def payload_keys_path(self) -> Path:
+        return self.payload_keys_file or self.data_dir / "payload-keys"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        if self.codec_server_origins:
+            return [o.strip() for o in self.codec_server_origins.split(",") if o.strip()]
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
 @lru_cache

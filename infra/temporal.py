@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import structlog
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import TLSConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -15,6 +17,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
+from infra.codec import EncryptionCodec, load_keys
 from infra.settings import Settings, settings
 from schemas.application import AppraisalApplication
 from schemas.status import CaseStatus
@@ -22,12 +25,24 @@ from schemas.status import CaseStatus
 CASE_WORKFLOW = "AppraisalCase"
 
 
-async def connect(config: Settings | None = None) -> Client:
+def data_converter(config: Settings | None = None) -> DataConverter:
+    """The one converter of every client, worker and Replayer: pydantic JSON, then encrypted
+    (infra/codec.py); failure messages and stack traces move into an encrypted payload."""
+    config = config or settings()
+    keys = load_keys(config.payload_keys, config.payload_keys_path)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(config: Settings | None = None, converter: DataConverter | None = None) -> Client:
     config = config or settings()
     return await Client.connect(
         config.temporal_address,
         namespace=config.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=converter or data_converter(config),
         tls=tls(config),
         api_key=config.temporal_api_key,
     )

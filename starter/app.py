@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from infra import db
+from infra.codec import PayloadKeyError
 from infra.settings import settings
 from infra.temporal import connect
 from schemas.clock import CHINA_TZ, china_text
@@ -100,6 +101,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         fail(f"Temporal: {error.message}")
     except asyncpg.PostgresError as error:
         fail(f"PostgreSQL: {error}")
+    except PayloadKeyError as error:  # no keys, or not the key a case was encrypted with
+        fail(f"payload keys: {error}")
 
 
 # --- the services ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from starter import (
     archive_cli,
     calendar_cli,
     case_cli,
+    codec_cli,
     documents_cli,
     events_cli,
     experts_cli,
@@ -20,7 +21,7 @@ from starter import (
 from starter.app import UNAVAILABLE, app, one_line
 
 # Importing the command modules registers their commands on `app`.
-assert case_cli and events_cli
+assert case_cli and codec_cli and events_cli
 app.add_typer(calendar_cli.app, name="calendar", help="due dates on the official calendar")
 app.add_typer(experts_cli.app, name="experts", help="the expert pool")
 app.add_typer(documents_cli.app, name="document", help="the documents a case has issued")

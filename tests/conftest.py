@@ -22,11 +22,11 @@ import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from infra import db, seal
 from infra.settings import ROOT, Settings
+from infra.temporal import data_converter
 from schemas.clock import CHINA_TZ
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -36,6 +36,14 @@ pytest_plugins = ["tests.postal_fixtures", "tests.gateway_fixtures"]
 BIN = Path(sys.executable).parent
 TASK_QUEUE = "appraisal-test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The suite's payload keys, test-only (no deployment uses them), and fixed: a history a test
+# records (RECORD_HISTORY=1) stays readable by the replay test. Through the environment, as a
+# deployment gives them: every Settings, worker, CLI, gateway and codec server of the tests.
+TEST_PAYLOAD_KEYS = "test-1:WBEdaMppN1/QrB2XwCZNeV3RvdqImwqEWatezAvijf8="
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["PAYLOAD_KEYS"] = TEST_PAYLOAD_KEYS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -105,7 +113,7 @@ async def start_time_skipping_at(start: datetime) -> WorkflowEnvironment:
     os.environ.update(server_env)  # the SDK starts the server with this process's environment
     try:
         return await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(),
             test_server_existing_path=str(BIN / "temporal-test-server"),
         )
     finally:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from infra.temporal import data_converter
 from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
@@ -86,7 +86,7 @@ UI_PORT = free_port()  # the dev server's Web UI (tests/integration/test_ui_brow
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=sa.ALL,
         ui=True,

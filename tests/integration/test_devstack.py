@@ -5,6 +5,8 @@ data kept for the next run."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import shutil
 import signal
@@ -81,8 +83,53 @@ def data_home() -> Iterator[Path]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+async def the_ui_reads_the_case_through_the_codec_server(
+    env: dict[str, str], data: Path, ports: dict[str, int], case_id: str
+) -> None:
+    """The keys and the codec server's token are made once, owner-only, in DATA_DIR; the
+    case the CLI started is stored encrypted; the dev UI is pointed at the codec server,
+    which answers its preflight and decodes for it."""
+    for secret in ("payload-keys", "codec-server-token"):
+        assert (data / secret).stat().st_mode & 0o077 == 0, secret
+    name = json.loads((ROOT / "examples" / "initial_complete.json").read_text())["worker"]["name"]
+    show = await asyncio.create_subprocess_exec(
+        str(BIN / "temporal"),
+        *("workflow", "show", "--workflow-id", case_id, "-o", "json"),
+        *("--address", env["TEMPORAL_ADDRESS"]),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    stored, _ = await asyncio.wait_for(show.communicate(), 30)
+    started = json.loads(stored)["events"][0]
+    [sealed] = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    summary = started["userMetadata"]["summary"]  # the CLI's static summary
+    for payload in (sealed, summary):
+        assert base64.b64decode(payload["metadata"]["encoding"]) == b"binary/encrypted"
+    ui = f"http://127.0.0.1:{ports['ui']}"
+    async with httpx.AsyncClient() as http:
+        endpoint = (await http.get(f"{ui}/api/v1/settings")).json()["Codec"]["Endpoint"]
+        token = (data / "codec-server-token").read_text().strip()
+        assert endpoint == f"http://127.0.0.1:{ports['codec']}/{token}"
+        preflight = await http.options(
+            f"{endpoint}/decode",
+            headers={
+                "Origin": ui,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-namespace",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == ui
+        decoded = await http.post(
+            f"{endpoint}/decode",
+            json={"payloads": [sealed]},
+            headers={"Origin": ui, "X-Namespace": "default"},
+        )
+        [plain] = decoded.json()["payloads"]
+        assert json.loads(base64.b64decode(plain["data"]))["worker"]["name"] == name
+        assert (await http.post(f"http://127.0.0.1:{ports['codec']}/decode")).status_code == 401
+
+
 async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> None:
-    ports = {name: free_port() for name in ("temporal", "ui", "postal", "gateway")}
+    ports = {name: free_port() for name in ("temporal", "ui", "postal", "gateway", "codec")}
     env = {
         **os.environ,
         "DATA_DIR": str(data_home / "data"),
@@ -90,14 +137,23 @@ async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> Non
         "TEMPORAL_UI_PORT": str(ports["ui"]),
         "POSTAL_URL": f"http://127.0.0.1:{ports['postal']}",
         "GATEWAY_PORT": str(ports["gateway"]),
+        "CODEC_SERVER_PORT": str(ports["codec"]),
     }
     env.pop("DATABASE_URL", None)  # the embedded path, as on a fresh machine
     env.pop("POSTAL_WEBHOOK_SECRET", None)  # made once and kept in DATA_DIR
     env.pop("ARCHIVE_SIGNING_KEY", None)  # the same: the dev key that signs archive seals
+    env.pop("PAYLOAD_KEYS", None)  # the keys file, made once in DATA_DIR
+    env.pop("CODEC_SERVER_TOKEN", None)
     data = data_home.resolve() / "data"  # as the banner prints it
     logs = data / "logs"
     process, lines = await start_stack(env)
-    parts = ("Temporal server", "PostgreSQL (embedded)", "HTTP gateway", "postal emulator")
+    parts = (
+        "codec server",
+        "Temporal server",
+        "PostgreSQL (embedded)",
+        "HTTP gateway",
+        "postal emulator",
+    )
     for part in (*parts, "worker polling"):
         assert any(part in line for line in lines), (part, lines)
     # Only the supervisor's own lines reach the terminal; each part writes to its file.
@@ -158,11 +214,20 @@ async def test_make_run_starts_everything_and_keeps_data(data_home: Path) -> Non
             await asyncio.sleep(0.1)
 
     await asyncio.wait_for(webhook_arrived(), 30)
+    await the_ui_reads_the_case_through_the_codec_server(env, data, ports, case_id)
     rest = await stop_stack(process)
     assert f"HTTP gateway      {gateway}  (OpenAPI: {gateway}/docs)" in rest
     assert f"http://127.0.0.1:{ports['ui']}" in rest
     assert f"data              {data}\n" in rest
-    for name in ("gateway.log", "postal.log", "postgres.log", "temporal.log", "worker.log"):
+    assert f"codec server      http://127.0.0.1:{ports['codec']}" in rest
+    for name in (
+        "codec.log",
+        "gateway.log",
+        "postal.log",
+        "postgres.log",
+        "temporal.log",
+        "worker.log",
+    ):
         assert f"log               {logs / name}\n" in rest, rest
     assert f"stopped; data kept in {data} for the next run" in rest
 

@@ -15,9 +15,9 @@ import asyncpg
 import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from infra.temporal import data_converter
 from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
 from schemas.steps import Stage
@@ -178,9 +178,9 @@ async def test_case_through_every_stage_with_the_cli(
 
     # The fresh history replays on the current code; RECORD_HISTORY=1 refreshes the stored one.
     history = await handle.fetch_history()
-    await Replayer(
-        workflows=[AppraisalCase], data_converter=pydantic_data_converter
-    ).replay_workflow(history)
+    await Replayer(workflows=[AppraisalCase], data_converter=data_converter()).replay_workflow(
+        history
+    )
     if os.environ.get("RECORD_HISTORY"):
         (HISTORIES / "v5").mkdir(exist_ok=True)
         (HISTORIES / "v5" / "happy_path.json").write_text(history.to_json(), encoding="utf-8")

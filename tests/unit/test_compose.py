@@ -38,6 +38,7 @@ SERVICES = {
     "worker",
     "postal-emulator",
     "gateway",
+    "codec-server",
 }
 
 # check-jsonschema vendors the Compose Specification's JSON Schema.
@@ -330,6 +331,34 @@ def gateway_problems(compose: Compose) -> list[str]:
 
 def test_gateway_is_wired_to_its_services_and_the_courier(compose: Compose) -> None:
     assert gateway_problems(compose) == []
+
+
+def test_payloads_are_encrypted_with_one_secret_and_the_ui_decodes_through_the_codec(
+    compose: Compose,
+) -> None:
+    defined = services(compose)
+    secret = compose["secrets"]["payload_keys"]
+    # The keys come from a file outside the repository; no default key anywhere.
+    assert interpolate(secret["file"]).startswith("./secrets/")
+    assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    for name in ("worker", "gateway", "codec-server"):
+        assert defined[name]["secrets"] == ["payload_keys"], name
+        assert environment(defined[name])["PAYLOAD_KEYS_FILE"] == "/run/secrets/payload_keys"
+        assert "PAYLOAD_KEYS" not in environment(defined[name])
+    codec = defined["codec-server"]
+    args = command(codec)
+    assert args[:2] == ["appraisal", "codec-server"]
+    port = args[args.index("--port") + 1]
+    assert [interpolate(str(p)).rsplit(":", 1)[-1] for p in codec["ports"]] == [port]
+    assert "/healthz" in " ".join(codec["healthcheck"]["test"])
+    token = {"CODEC_SERVER_TOKEN": "t0ken"}
+    with pytest.raises(ValueError, match="CODEC_SERVER_TOKEN"):  # no default token either
+        interpolate(environment(codec)["CODEC_SERVER_TOKEN"] or "")
+    ui = environment(defined["temporal-ui"])
+    endpoint = urlsplit(interpolate(ui["TEMPORAL_CODEC_ENDPOINT"] or "", token))
+    assert (str(endpoint.port), endpoint.path) == (port, "/t0ken")  # the token in the path
+    origins = interpolate(environment(codec)["CODEC_SERVER_ORIGINS"] or "")
+    assert origins == interpolate(ui["TEMPORAL_CORS_ORIGINS"] or "")  # where the UI is opened
 
 
 def test_the_image_holds_every_package() -> None:

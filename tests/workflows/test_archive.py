@@ -18,12 +18,12 @@ from typing import Any
 
 import asyncpg
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities import package
 from activities.chain import CHAIN_COLUMNS, GENESIS, breaks, event_hash
 from infra import seal
+from infra.temporal import data_converter
 from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.status import CaseStatus
@@ -199,7 +199,7 @@ async def test_a_delivered_case_is_sealed_as_a_complete_package(
     assert history[-1]["eventType"] != "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     assert manifest["history_through_event"] == history[-1]["eventId"]
     replayed = await Replayer(
-        workflows=[AppraisalCase], data_converter=pydantic_data_converter
+        workflows=[AppraisalCase], data_converter=data_converter()
     ).replay_workflow(WorkflowHistory.from_json(case_id, parts["history"]))
     assert replayed.replay_failure is None  # the export replays on this code
 

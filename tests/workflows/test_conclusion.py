@@ -369,7 +369,9 @@ async def test_green_channel_internal_clock_beside_the_legal_one(case_env: CaseE
     green = green_on_site()
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, green)
-        status = await case.attend()
+        await case.attend()
+        # The promise's clock starts once its due date is computed, a moment after the stage.
+        status = await case.until(lambda s: any(d.name == "site_promise" for d in s.deadlines))
         assert deadline(status, "conclusion").due_on == date(2026, 12, 11)
         assert deadline(status, "green_conclusion").due_on == date(
             2026, 11, 2

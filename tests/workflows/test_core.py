@@ -13,6 +13,7 @@ import httpx
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateStage
 from temporalio.common import RawValue
 from temporalio.converter import BinaryNullPayloadConverter
@@ -344,20 +345,25 @@ async def test_a_validation_error_after_the_start_fails_a_task_not_the_case(
             env.client, task_queue="bad-deploy", workflows=[AppraisalCase], activities=broken
         ):
             case = await Driver.start(env, example("initial_complete"), task_queue="bad-deploy")
-            failure = await wait_for_event(case, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
-            assert "DeadlinePolicy" in failure
+            event = await wait_for_event(case, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+            failure = event.workflow_task_failed_event_attributes.failure
+            assert "DeadlinePolicy" not in str(event)  # stored encrypted, as every message
+            error = await env.client.data_converter.decode_failure(failure)
+            assert "DeadlinePolicy" in failure_chain(error)
             assert (await case.handle.describe()).status is WorkflowExecutionStatus.RUNNING
             await case.handle.terminate("test over")
 
 
-async def wait_for_event(case: Driver, kind: EventType.ValueType, timeout: float = 30) -> str:
-    """Poll the history for an event of `kind`; its text."""
+async def wait_for_event(
+    case: Driver, kind: EventType.ValueType, timeout: float = 30
+) -> HistoryEvent:
+    """Poll the history for an event of `kind`."""
 
-    async def poll() -> str:
+    async def poll() -> HistoryEvent:
         while True:
             history = await case.handle.fetch_history()
             if found := [e for e in history.events if e.event_type == kind]:
-                return str(found[0])
+                return found[0]
             await asyncio.sleep(0.1)
 
     return await asyncio.wait_for(poll(), timeout)

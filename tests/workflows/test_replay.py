@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from infra.temporal import data_converter
 from schemas.referral import PROVINCE_SUFFIX
 from workflows.case import AppraisalCase
 
@@ -68,6 +68,6 @@ async def test_stored_history_replays(path: Path) -> None:
     events = json.loads(text)["events"]
     assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     history = WorkflowHistory.from_json(case_number(path, events), text)
-    replayer = Replayer(workflows=[AppraisalCase], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[AppraisalCase], data_converter=data_converter())
     result = await replayer.replay_workflow(history)
     assert result.replay_failure is None
