@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,10 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from infra.codec_server import create_app
+from infra.settings import Settings
 from infra.temporal import data_converter
+from postal_emulator.server import serve
 from workflows import search_attributes as sa
 
 BIN = Path(sys.executable).parent
@@ -26,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Stack:
     env: WorkflowEnvironment
     vars: dict[str, str]
+    codec_url: str = ""
     worker_log: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -81,16 +86,28 @@ def free_port() -> int:
 
 
 UI_PORT = free_port()  # the dev server's Web UI (tests/integration/test_ui_browser.py)
+CODEC_TOKEN = "codec-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+async def codec_url() -> AsyncIterator[str]:
+    """The codec server, as `make run` starts it: the UI's browsers decode through it."""
+    origins = f"http://127.0.0.1:{UI_PORT},http://localhost:{UI_PORT}"
+    config = Settings(codec_server_token=CODEC_TOKEN, codec_server_origins=origins)
+    async with serve(create_app(config)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def dev_env(codec_url: str) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         data_converter=data_converter(),
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=sa.ALL,
         ui=True,
         ui_port=UI_PORT,
+        # The UI sends the token as the endpoint's first path segment (infra/codec_server.py).
+        dev_server_extra_args=["--ui-codec-endpoint", f"{codec_url}/{CODEC_TOKEN}"],
     )
     yield env
     await env.shutdown()
@@ -111,10 +128,11 @@ async def _collect(
 
 @pytest.fixture(scope="session")
 async def stack(
-    dev_env: WorkflowEnvironment, database_url: str, postal_url: str
+    dev_env: WorkflowEnvironment, database_url: str, postal_url: str, codec_url: str
 ) -> AsyncIterator[Stack]:
     stack = Stack(
         env=dev_env,
+        codec_url=codec_url,
         vars={
             "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
             "DATABASE_URL": database_url,

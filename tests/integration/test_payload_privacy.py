@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
@@ -23,28 +21,19 @@ from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowFailureError
 
 from infra.codec import ENCODING
-from infra.codec_server import create_app
-from infra.settings import Settings
 from infra.temporal import start_case
-from postal_emulator.server import serve
 from schemas.application import AppraisalApplication
 from schemas.clock import CHINA_TZ
 from schemas.events import ScheduleAppraisal
 from schemas.steps import Stage
 from tests.helpers import Driver, example_json, new_id, wait_for
+from tests.integration.conftest import CODEC_TOKEN as TOKEN
 from tests.integration.conftest import Stack
 from workflows.case import AppraisalCase
 
-TOKEN = "codec-" + uuid.uuid4().hex
 # Payloads Temporal must read itself: search attributes (it indexes them; no personal data,
 # workflows/search_attributes.py) and the SDK's patch markers (a patch id).
 PLAIN_BY_DESIGN = ("search_attributes", "marker_recorded_event_attributes")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def codec_url() -> AsyncIterator[str]:
-    async with serve(create_app(Settings(codec_server_token=TOKEN))) as url:
-        yield url
 
 
 def codec_flags(codec_url: str) -> list[str]:
@@ -157,7 +146,7 @@ async def test_a_case_through_the_conclusion_is_stored_encrypted_and_read_with_t
     case = Driver(stack.env, stack.env.client.get_workflow_handle(case_id))
     await case.until(lambda s: s.appointment is not None)
     walk_in = ScheduleAppraisal(
-        event_id=new_id("s"), actor="clerk", at=datetime.now(CHINA_TZ), place="鉴定大厅"
+        event_id=new_id("s"), actor="W0101", at=datetime.now(CHINA_TZ), place="鉴定大厅"
     )
     await case.update(AppraisalCase.schedule_appraisal, walk_in)
     await case.attend()

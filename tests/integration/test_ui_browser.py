@@ -1,6 +1,8 @@
 """The Web UI, the operators' first door, in a real browser (Debian's Chromium driven by
-Playwright): a case started from the Start Workflow form with pasted JSON runs, its summary and
-details read in Chinese; a bad application fails at once with a reason a clerk can act on.
+Playwright), wired to the codec server as `make run` wires it: a case started from the Start
+Workflow form with pasted plain JSON runs, and the operator reads its input, timeline and
+details in Chinese; a browser without the codec server sees only ciphertext; a bad application
+fails at once with a reason a clerk can act on.
 `UI_SCREENSHOTS=docs/ui pytest tests/integration/test_ui_browser.py` refreshes the README's
 screenshots; otherwise they go to a temporary folder."""
 
@@ -64,21 +66,39 @@ async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
 ) -> None:
     page = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     case_id = new_id("JN-UI")
-    await start_from_form(page, stack, case_id, example_json("initial_complete", fresh_worker=True))
+    application = example_json("initial_complete", fresh_worker=True)
+    await start_from_form(page, stack, case_id, application)
     await page.screenshot(path=shots / "start-workflow.png")
     case = Driver(stack.env, stack.env.client.get_workflow_handle(case_id))
     status = await case.until(lambda s: s.appointment is not None)
     assert status.stage is Stage.organizing
     await open_case(page, stack, case_id)
-    # The timeline names each step in Chinese (activity and timer summaries) ...
+    # Through the codec server the operator reads the case: the input typed in ...
+    name = application["worker"]["name"]
+    await expect(page.get_by_text(name).first).to_be_visible(timeout=30_000)
+    # ... and the timeline naming each step in Chinese (activity and timer summaries) ...
     await expect(page.get_by_text("进入阶段 组织鉴定").first).to_be_visible(timeout=30_000)
     await page.screenshot(path=shots / "case-timeline.png")
     # ... and the current details the case writes say where it stands.
     await page.get_by_text("User Metadata", exact=True).click()
-    await expect(page.get_by_text("组织鉴定").first).to_be_visible(timeout=30_000)
+    details = page.frame_locator("iframe").first  # the UI renders them in a frame of its own
+    await expect(details.get_by_text("阶段 组织鉴定").first).to_be_visible(timeout=30_000)
     await page.screenshot(path=shots / "case-details.png", full_page=True)
-    await case.handle.terminate("test over")
     await page.close()
+
+    # A browser that cannot reach the codec server sees only ciphertext.
+    blind = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    await blind.route(f"{stack.codec_url}/**", lambda route: route.abort())
+    await open_case(blind, stack, case_id)
+    failing = blind.locator("#content").get_by_text("Codec Server could not connect")
+    await expect(failing).to_be_visible(timeout=30_000)
+    await expect(blind.get_by_text("send_message").first).to_be_visible()  # the timeline drawn
+    await blind.screenshot(path=shots / "case-without-codec.png")
+    shown = await blind.content()
+    assert name not in shown and application["worker"]["citizen_id"] not in shown
+    assert "进入阶段" not in shown
+    await blind.close()
+    await case.handle.terminate("test over")
 
 
 async def test_a_bad_application_typed_in_the_ui_fails_at_once_with_the_reason(
