@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1] / "histories"
 # v1: recorded before the core hardening (cases running when it deployed); v2: since; v3: since
 # moved conclusion clocks are counted again from the start (patch `recounted-moves`); v4: since
 # the rules of issue #8 (patch `jining-rules`); v5: since delivery in full and the archive
-# package (patches `full-delivery`, `archive-package`).
+# package (patches `full-delivery`, `archive-package`); v6: since refusals are recorded and
+# actors proven (patches `recorded-refusals`, `proven-actors`), payloads encrypted with the
+# suite's test key (tests/conftest.py).
 HISTORIES = sorted(ROOT.glob("v*/*.json"))
 
 
@@ -37,7 +39,7 @@ PATHS = {
 def test_histories_are_stored() -> None:
     """Every version of the workflow code keeps one history per important path."""
     versions = {p.parent.name for p in HISTORIES}
-    assert {"v1", "v2", "v3", "v4", "v5"} <= versions
+    assert {"v1", "v2", "v3", "v4", "v5", "v6"} <= versions
     for version in versions:
         assert {p.stem for p in HISTORIES if p.parent.name == version} == PATHS
 
