@@ -11,6 +11,7 @@ is recorded (`recusal.staff`) as before."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
     from schemas.events import CaseEvent, ReviewLayer
     from schemas.staff import ActorCheck, ActorFacts, StaffRole
+    from schemas.steps import StaffConflict
     from schemas.vocabulary import EventKind
 
 
@@ -81,7 +83,8 @@ STEPS = {
 
 
 def refusal(reason: str) -> ApplicationError:
-    """As workflows/gate.py refuses (the gate calls this module, so not imported from it)."""
+    """How an update is refused once accepted: a Temporal failure carrying the reason (the
+    gate's, and every stage's, through workflows/gate.py)."""
     return ApplicationError(reason, type="Refused", non_retryable=True)
 
 
@@ -137,7 +140,16 @@ async def prove(case: CaseFile, event: CaseEvent, who: Who) -> None:
         raise refusal(why)
     if (conflict := facts.conflict) is None or not facts.active:
         return
-    step = STEPS.get(type(event).__name__, type(event).__name__)
+    await refuse_conflicted(
+        case, event, STEPS.get(type(event).__name__, type(event).__name__), conflict
+    )
+
+
+async def refuse_conflicted(
+    case: CaseFile, event: CaseEvent, step: str, conflict: StaffConflict
+) -> NoReturn:
+    """Art. 27: the actor declared a conflict with the case's worker or employer; recorded
+    (`recusal.staff`), then refused."""
     await record_event(
         case,
         f"recusal.staff:{event.event_id}",

@@ -26,6 +26,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.actors import Who, prove
+from workflows.actors import refusal as refusal  # every stage refuses through the gate
 from workflows.case_file import CaseFile
 from workflows.records import record_event
 
@@ -38,11 +39,6 @@ Check = Callable[[CaseFile, E], None]
 Apply = Callable[[CaseFile, E], Awaitable[str]]
 
 REPEAT = "重复事件, 未再处理 (a repeat of an applied event, not applied again): "
-
-
-def refusal(reason: str) -> ApplicationError:
-    """How an update is refused once accepted: a Temporal failure carrying the reason."""
-    return ApplicationError(reason, type="Refused", non_retryable=True)
 
 
 def check(case: CaseFile, event: E, rule: Check[E]) -> None:

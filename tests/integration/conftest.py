@@ -62,8 +62,9 @@ class Stack:
     async def temporal(self, *args: str) -> tuple[int, str, str]:
         return await self.run(str(BIN / "temporal"), *args, "--address", self.address)
 
-    async def ui_start(self, case_id: str, application: object) -> None:
-        """Start a case the way the Web UI's Start Workflow form does: type, queue, id, JSON."""
+    async def ui_start(self, case_id: str, application: object, *flags: str) -> None:
+        """Start a case the way the Web UI's Start Workflow form does: type, queue, id, JSON
+        (`flags`: e.g. the codec endpoint a UI encodes the input through)."""
         code, _, err = await self.temporal(
             "workflow",
             "start",
@@ -75,6 +76,7 @@ class Stack:
             case_id,
             "--input",
             json.dumps(application, ensure_ascii=False),
+            *flags,
         )
         assert code == 0, err
 

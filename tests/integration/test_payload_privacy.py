@@ -40,24 +40,6 @@ def codec_flags(codec_url: str) -> list[str]:
     return ["--codec-endpoint", codec_url, "--codec-auth", f"Bearer {TOKEN}"]
 
 
-async def start_as_the_ui(stack: Stack, codec_url: str, case_id: str, application: Any) -> None:
-    """Start Workflow in a UI with a codec endpoint: the JSON typed in goes to `/encode`."""
-    code, _, err = await stack.temporal(
-        "workflow",
-        "start",
-        "--type",
-        "AppraisalCase",
-        "--task-queue",
-        "appraisal",
-        "--workflow-id",
-        case_id,
-        "--input",
-        json.dumps(application, ensure_ascii=False),
-        *codec_flags(codec_url),
-    )
-    assert code == 0, err
-
-
 def personal_data(application: dict[str, Any]) -> list[str]:
     worker = application["worker"]
     return [
@@ -142,7 +124,7 @@ async def test_a_case_through_the_conclusion_is_stored_encrypted_and_read_with_t
 ) -> None:
     application = example_json("initial_complete", fresh_worker=True)
     case_id = new_id("JN-PII")
-    await start_as_the_ui(stack, codec_url, case_id, application)
+    await stack.ui_start(case_id, application, *codec_flags(codec_url))
     case = Driver(stack.env, stack.env.client.get_workflow_handle(case_id))
     await case.until(lambda s: s.appointment is not None)
     walk_in = ScheduleAppraisal(
@@ -169,7 +151,7 @@ async def test_a_refused_application_keeps_its_failure_message_encrypted(
     application = example_json("initial_complete")
     application["worker"]["citizen_id"] = "370811198503120439"  # wrong check digit
     case_id = new_id("JN-PII-BAD")
-    await start_as_the_ui(stack, codec_url, case_id, application)
+    await stack.ui_start(case_id, application, *codec_flags(codec_url))
     handle = stack.env.client.get_workflow_handle(case_id)
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()

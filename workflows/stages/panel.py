@@ -17,8 +17,8 @@ from datetime import date
 
 from temporalio import workflow
 
+from workflows.actors import refuse_conflicted
 from workflows.case_file import CaseFile
-from workflows.gate import refusal
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
@@ -215,18 +215,5 @@ async def clear_actor(case: CaseFile, event: CaseEvent, step: str) -> None:
         summary=f"回避审查 (recusal check: {event.actor})",
         **ACTIVITY_OPTIONS,
     )
-    if conflict is None:
-        return
-    await record_event(
-        case,
-        f"recusal.staff:{event.event_id}",
-        EventKind.staff_recused,
-        event.actor,
-        {"step": step, "kind": conflict.kind, "note": conflict.note},
-    )
-    whom = "职工" if conflict.kind == "worker" else "用人单位"
-    raise refusal(
-        f"{event.actor} 已申报与本案{whom}有利害关系, 应当回避, 请由其他人员办理{step} "
-        f"(《工伤保险条例》第二十七条) ({event.actor} declared a conflict with this case's "
-        f"{conflict.kind} and must recuse: another person acts)"
-    )
+    if conflict is not None:
+        await refuse_conflicted(case, event, step, conflict)
