@@ -24,11 +24,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from typer.core import TyperGroup
 
 from activities.verify import verify_case
-from activities.workdays import HolidayCalendar, due_date
-from schemas.workdays import DayUnit, DueRequest
 from starter.app import AsJson, Refusal, database, json_text, refuse, run, temporal
 from starter.archive_cli import CASE_ID
 from starter.audit import history as histories
+from starter.audit.clocks import counting_rule
 from starter.audit.facts import HistoryFacts
 from starter.audit.html import page
 from starter.audit.model import CLEAN, DIVERGED, AuditReport, Replay, ReplayOutcome, Source
@@ -57,16 +56,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def counter() -> Any:
-    """The counting rule the case used (activities/workdays), on today's holiday tables."""
-    calendar = HolidayCalendar()
-
-    def count(start: date, days: int, unit: DayUnit) -> date:
-        return due_date(DueRequest(start=start, days=days, unit=unit), calendar).due
-
-    return count
 
 
 async def find_history(
@@ -112,7 +101,7 @@ async def gather(case_id: str, path: Path | None) -> tuple[AuditReport, Privacy]
         facts = await histories.facts(history, client.data_converter)
     privacy = Privacy(personal_strings(facts.application))
     now = datetime.now(UTC)
-    return build(case_id, rows, facts, found, verified, now, counter(), privacy), privacy
+    return build(case_id, rows, facts, found, verified, now, counting_rule(), privacy), privacy
 
 
 @app.command("case")

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from activities.workdays import HolidayCalendar, due_date
 from schemas.clock import CHINA_TZ, china_text
 from schemas.policy import DeadlinePolicy, GreenChannelClocks
-from schemas.workdays import DayUnit
+from schemas.workdays import DayUnit, DueRequest
 from starter.audit.describe import clock_label
 from starter.audit.model import ClockLine, ClockOutcome
 
@@ -25,6 +26,16 @@ Count = Callable[[date, int, DayUnit], date]  # the counting rule: start, days, 
 CALENDAR, WORKING = DayUnit.calendar_days, DayUnit.working_days
 RECIPIENTS = ("worker", "employer")
 CLOSING = ("case.refused", "case.abandoned", "case.terminated", "case.archived")
+
+
+def counting_rule(calendar: HolidayCalendar | None = None) -> Count:
+    """The rule the case counted with (activities/workdays), on the holiday tables in force."""
+    calendar = calendar or HolidayCalendar()
+
+    def count(start: date, days: int, unit: DayUnit) -> date:
+        return due_date(DueRequest(start=start, days=days, unit=unit), calendar).due
+
+    return count
 
 
 def end_of(day: date) -> datetime:
