@@ -260,7 +260,7 @@ def history(rows: CaseRows, facts: HistoryFacts) -> Check:
         return not_applicable("history", f"无法读取历史中的记录请求 ({why})")
     keys = {e["event_key"] for e in rows.events}
     missing = sorted(facts.recorded - keys)
-    extra = sorted(keys - facts.recorded - ({"case.archived"} if facts.before_archiving else set()))
+    extra = sorted(keys - facts.recorded - facts.pending)
     problems = [
         f"历史已记录但事件日志缺少 {k} (recorded by the history, missing from the log)"
         for k in missing

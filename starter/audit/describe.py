@@ -11,7 +11,7 @@ from schemas.clock import china_text
 from schemas.events import REVIEW_LABELS, ReviewLayer
 from schemas.outcome import Outcome
 from schemas.steps import STAGE_LABELS, Stage
-from schemas.vocabulary import CLOCK_LABELS, ClockName, EventKind
+from schemas.vocabulary import CASE_TYPE_LABELS, CLOCK_LABELS, ClockName, EventKind
 
 K = EventKind
 KIND_LABELS: dict[str, str] = {
@@ -85,6 +85,11 @@ def clock_label(clock: str) -> str:
     return CLOCK_LABELS[ClockName(clock)] if clock in ClockName.__members__ else clock
 
 
+def case_type(value: Any) -> str:
+    known = {t.value: name for t, name in CASE_TYPE_LABELS.items()}
+    return f"{known.get(value, value)} {value}"
+
+
 def outcome(value: Any) -> str:
     try:
         return Outcome.model_validate(value).label()
@@ -100,7 +105,7 @@ def when(value: str) -> str:
 Describe = Callable[[dict[str, Any]], str]
 DESCRIBE: dict[str, Describe] = {
     K.application_received: lambda d: (
-        f"{d.get('case_type', '')}" + (", 绿色通道" if d.get("green_channel") else "")
+        case_type(d.get("case_type")) + (", 绿色通道" if d.get("green_channel") else "")
     ),
     K.application_accepted: lambda d: (
         f"材料齐全日 {d.get('complete_on')}, 法定期限至 {d.get('conclusion_due')}"
@@ -141,9 +146,7 @@ DESCRIBE: dict[str, Describe] = {
         f"{d.get('requested_by')} 申请 {d.get('expert_id')} 回避: {d.get('reason')}"
     ),
     K.staff_recused: lambda d: f"{d.get('step')}: {d.get('kind')} {d.get('note') or ''}".rstrip(),
-    K.appointment_booked: lambda d: (
-        f"{when(d['at'])}, {d.get('mode')}, {d.get('place') or ''}".rstrip(", ")
-    ),
+    K.appointment_booked: lambda d: joined(when(d["at"]), d.get("mode"), d.get("place")),
     K.appointment_rescheduled: lambda d: (
         f"原定 {d.get('from')}, 推迟 {d.get('delay_days')} 日 "
         f"(累计 {d.get('total_shift_days')} 日): {d.get('reason')}"
@@ -162,9 +165,8 @@ DESCRIBE: dict[str, Describe] = {
     K.review_approved: lambda d: f"{layer(d)} 第{d.get('round')}轮 签署",
     K.review_returned: lambda d: f"{layer(d)} 第{d.get('round')}轮 退回: {d.get('reason')}",
     K.conclusion_extended: lambda d: f"延长 {d.get('days')} 日: {d.get('reason')}",
-    K.conclusion_decided: lambda d: (
-        f"{outcome(d.get('outcome'))}; {d.get('basis')}"
-        + (f" {d['clause']}" if d.get("clause") else "")
+    K.conclusion_decided: lambda d: joined(
+        outcome(d.get("outcome")), d.get("basis"), d.get("clause"), sep="; "
     ),
     K.conclusion_issued: lambda d: outcome(d.get("outcome")),
     K.letter_failed: lambda d: str(d.get("reason", "")),
@@ -197,6 +199,11 @@ DESCRIBE: dict[str, Describe] = {
         + (f", 保管至 {d['retain_until']}" if d.get("retain_until") else "")
     ),
 }
+
+
+def joined(*parts: Any, sep: str = ", ") -> str:
+    """The parts that are there."""
+    return sep.join(str(p) for p in parts if p not in (None, ""))
 
 
 def layer(data: dict[str, Any]) -> str:

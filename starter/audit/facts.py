@@ -14,6 +14,7 @@ class HistoryFacts:
     result: dict[str, Any] | None = None  # CaseStatus as JSON, once the case completed
     # Keys of the case_events rows that completed recording activities wrote (None: unknown).
     recorded: set[str] | None = None
-    # The history ends before the archiving activity completed (an archive's export).
-    before_archiving: bool = False
+    # Rows of recording activities scheduled but not completed in this history: a running
+    # activity may have written its row already; an archive's export ends before archiving.
+    pending: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # payloads that could not be read

@@ -126,22 +126,24 @@ async def facts(history: WorkflowHistory, converter: DataConverter) -> HistoryFa
         except Exception as error:
             found.problems.append(f"result: {type(error).__name__}")
     try:
-        found.recorded, found.before_archiving = await recorded(events, converter)
+        found.recorded, found.pending = await recorded(events, converter)
     except Exception as error:
         found.problems.append(f"activity inputs: {type(error).__name__}")
     return found
 
 
-async def recorded(events: list[HistoryEvent], converter: DataConverter) -> tuple[set[str], bool]:
-    """The case_events keys written by the recording activities that completed; and whether
-    the archiving activity was scheduled without completing (an archive's export)."""
+async def recorded(
+    events: list[HistoryEvent], converter: DataConverter
+) -> tuple[set[str], set[str]]:
+    """The case_events keys written by the recording activities that completed, and those of
+    recording activities scheduled without a completion yet."""
     done = {
         e.activity_task_completed_event_attributes.scheduled_event_id: e
         for e in events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
     }
     keys: set[str] = set()
-    archiving_open = False
+    pending: set[str] = set()
     for event in events:
         if event.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             continue
@@ -150,17 +152,17 @@ async def recorded(events: list[HistoryEvent], converter: DataConverter) -> tupl
         if key_of is None:
             continue
         completion = done.get(event.event_id)
-        if completion is None:
-            archiving_open |= scheduled.activity_type.name == "archive_case"
-            continue
         if scheduled.activity_type.name == "register_case" and await taken(completion, converter):
             continue  # the number belonged to another case: this run wrote nothing
         [argument] = await converter.decode(list(scheduled.input.payloads))
-        keys.add(key_of(argument))
-    return keys, archiving_open
+        (keys if completion is not None else pending).add(key_of(argument))
+    return keys, pending - keys
 
 
-async def taken(completion: HistoryEvent, converter: DataConverter) -> bool:
+async def taken(completion: HistoryEvent | None, converter: DataConverter) -> bool:
+    """The registration answered that the number is another case's."""
+    if completion is None:
+        return False
     payloads = list(completion.activity_task_completed_event_attributes.result.payloads)
     [answer] = await converter.decode(payloads) if payloads else [{}]
     return bool(isinstance(answer, dict) and answer.get("taken"))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape
 
-from schemas.clock import china_text
+from schemas.clock import china, china_text
 from starter.audit.model import (
     CHECK_STATUS_LABELS,
     CLOCK_OUTCOME_LABELS,
@@ -23,11 +23,13 @@ body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "SimSun", serif;
        font-size: 10.5pt; color: #000; margin: 0 auto; max-width: 190mm; }
 h1 { font-size: 16pt; text-align: center; margin: 0 0 4mm; }
 h2 { font-size: 12pt; border-bottom: 1px solid #000; margin: 6mm 0 2mm; }
-table { border-collapse: collapse; width: 100%; page-break-inside: auto; }
+table { border-collapse: collapse; width: 100%; page-break-inside: auto; font-size: 9pt; }
 tr { page-break-inside: avoid; }
 th, td { border: 1px solid #555; padding: 1mm 1.5mm; vertical-align: top; text-align: left; }
+th, td.short { white-space: nowrap; }
 th { background: #eee; }
 td.hash, span.hash { font-family: monospace; font-size: 8pt; word-break: break-all; }
+.passed, .failed, .not_applicable { white-space: nowrap; }
 .passed { color: #075; } .failed { color: #b00; font-weight: bold; } .not_applicable { color: #555; }
 .meta td:first-child { width: 32mm; background: #f6f6f6; }
 footer { margin-top: 8mm; font-size: 9pt; color: #333; }
@@ -37,16 +39,18 @@ footer { margin-top: 8mm; font-size: 9pt; color: #333; }
 def text(value: object) -> str:
     if value is None:
         return "-"
-    if isinstance(value, datetime):
-        return china_text(value)
+    if isinstance(value, datetime):  # the headers and the footer say 北京时间
+        return f"{china(value):%Y-%m-%d %H:%M}"
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
 
 def cell(value: object, css: str = "") -> str:
+    shown = text(value)
+    css = css or ("short" if len(shown) <= 16 else "")  # dates, times, codes: on one line
     attr = f' class="{css}"' if css else ""
-    return f"<td{attr}>{escape(text(value))}</td>"
+    return f"<td{attr}>{escape(shown)}</td>"
 
 
 def grid(
@@ -68,7 +72,7 @@ def meta(report: AuditReport) -> str:
     case = report.case
     rows: list[tuple[str, object]] = [
         ("案号", report.case_id),
-        ("评查时间", report.audited_at),
+        ("评查时间", china_text(report.audited_at)),
         ("历史重放", replay_text(report.replay)),
     ]
     if case is not None:
@@ -116,19 +120,26 @@ def page(report: AuditReport) -> str:
             (
                 "阶段",
                 grid(
-                    ["阶段", "进入时间", "操作人"],
+                    ["阶段", "进入时间 (北京时间)", "操作人"],
                     [[f"{s.label} ({s.stage})", s.entered_at, s.actor] for s in report.stages],
                 ),
             ),
             (
                 "期限",
                 grid(
-                    ["期限", "起算日", "届满日", "结果", "完成 / 逾期记录时间", "说明"],
+                    [
+                        "期限",
+                        "起算日",
+                        "届满 (北京时间)",
+                        "结果",
+                        "完成 / 逾期记录 (北京时间)",
+                        "说明",
+                    ],
                     [
                         [
                             c.label,
                             c.started_on,
-                            f"{c.due_on} 24:00 北京时间",
+                            f"{c.due_on} 24:00",
                             CLOCK_OUTCOME_LABELS[c.outcome],
                             done_text(c.done_at, c.breach_at),
                             "; ".join(
@@ -147,14 +158,14 @@ def page(report: AuditReport) -> str:
             (
                 "拒绝与退回",
                 grid(
-                    ["序号", "时间", "类别", "操作人", "理由"],
+                    ["序号", "时间 (北京时间)", "类别", "操作人", "理由"],
                     [[r.seq, r.at, r.kind, r.actor, r.reason] for r in report.refusals],
                 ),
             ),
             (
                 "文书",
                 grid(
-                    ["文书", "类别", "大小 (字节)", "SHA-256", "核对", "形成时间"],
+                    ["文书", "类别", "大小 (字节)", "SHA-256", "核对", "形成时间 (北京时间)"],
                     [
                         [
                             d.document_id,
@@ -172,7 +183,7 @@ def page(report: AuditReport) -> str:
             (
                 "结论书送达",
                 grid(
-                    ["受送达人", "运单号", "寄出时间", "状态", "送达凭证"],
+                    ["受送达人", "运单号", "寄出时间 (北京时间)", "状态", "送达凭证"],
                     [
                         [
                             ROLES.get(x.recipient, x.recipient),
@@ -204,7 +215,7 @@ def page(report: AuditReport) -> str:
             (
                 "事件记录",
                 grid(
-                    ["序号", "时间", "阶段", "操作人", "事件", "内容"],
+                    ["序号", "时间 (北京时间)", "阶段", "操作人", "事件", "内容"],
                     [
                         [e.seq, e.at, e.stage, e.actor, f"{e.label} ({e.kind})", e.what]
                         for e in report.events

@@ -10,12 +10,14 @@ import copy
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
+from schemas.clock import CHINA_TZ
 from schemas.events import ReviewLayer
 from tests.conftest import CaseEnv
 from tests.helpers import G8, G9, Driver, decision, example, opinion, signoff
@@ -200,6 +202,23 @@ async def test_a_breached_deadline_is_on_the_timeline_and_recorded(
         in clocks_check["reason"]
     )
     assert "逾期 (已记录) breached" in text and "逾期记录 2026-12-12 00:00 北京时间" in text
+
+
+async def test_a_running_case_shows_its_clocks_running(
+    case_env: CaseEnv, database_url: str
+) -> None:
+    # A running case's clocks are read against the wall clock: its server starts today.
+    async with case_env(datetime.now(CHINA_TZ)) as env:
+        case = await Driver.start(env, example("initial_complete"))
+        await case.attend()  # in the conclusion stage: opinions not yet in
+        report = await audit_json(database_url, env, case.handle.id)
+    assert report["exit_code"] == 0 and report["case"]["closed"] is None
+    assert report["replay"]["outcome"] == "clean"
+    assert clock(report, "conclusion")["outcome"] == "running"
+    assert clock(report, "attendance")["outcome"] == "met"
+    found = statuses(report)
+    assert (found["majority"], found["delivery"], found["archive"]) == ("not_applicable",) * 3
+    assert (found["clocks"], found["panel"], found["history"]) == ("passed",) * 3
 
 
 async def test_a_returned_review_and_what_the_clerk_typed_masked(
