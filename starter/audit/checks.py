@@ -9,9 +9,9 @@ from typing import Any
 from activities.verify import ArchiveCheck
 from schemas.clock import china_text
 from schemas.outcome import Outcome
-from starter.audit.clocks import Log, delivery_dates
 from starter.audit.describe import layer, outcome
 from starter.audit.facts import HistoryFacts
+from starter.audit.log import Log, delivery_dates
 from starter.audit.model import (
     CLOCK_OUTCOME_LABELS,
     Check,
@@ -19,7 +19,7 @@ from starter.audit.model import (
     ClockLine,
     ClockOutcome,
 )
-from starter.audit.rows import CaseRows
+from starter.audit.rows import CaseRows, Draw
 
 LABELS = {
     "clocks": "期限 (every clock within its limit, or its breach recorded)",
@@ -82,6 +82,27 @@ def panel(rows: CaseRows, log: Log) -> Check:
     events = log.all("panel.drawn", "panel.rechecked")
     if not events and not rows.draws:
         return not_applicable("panel", "未抽取专家 (no panel was drawn)")
+    full = [d for d in rows.draws if d.short_by == 0 and d.members]
+    final = full[-1] if full else None
+    if problems := draw_problems(rows, events, final) + recusal_problems(rows, log, final):
+        return failed("panel", problems)
+    assert final is not None
+    conflicts = sorted(
+        {f"{x} {why}" for d in rows.draws for x, why in d.exclusions if why in CONFLICTS}
+    )
+    unverified = ", ".join(str(d.attempt) for d in rows.draws if d.reproduced is None)
+    text = f"专家组 {', '.join(final.members)} (第{final.attempt}次抽取, {len(final.members)} 人)"
+    text += "; 回避: " + (", ".join(conflicts) or "无")
+    if requests := log.all("recusal.requested"):
+        text += f"; 当事人申请回避 {len(requests)} 项, 均已重抽"
+    if unverified:
+        return passed("panel", text + f"; 第{unverified}次抽取早于快照留存, 无法复现")
+    return passed("panel", text + "; 每次抽取均可由快照和种子复现 (every draw reproduces)")
+
+
+def draw_problems(rows: CaseRows, events: list[dict[str, Any]], final: Draw | None) -> list[str]:
+    """Every draw the log names is stored, reproduces from its snapshot and seed, and the
+    panel that sat is full (3, or 5 for a severe case)."""
     problems = []
     told = {e["data"].get("attempt") for e in events}
     stored = {d.attempt for d in rows.draws}
@@ -95,12 +116,17 @@ def panel(rows: CaseRows, log: Log) -> Check:
         for d in rows.draws
         if d.reproduced is False
     ]
-    full = [d for d in rows.draws if d.short_by == 0 and d.members]
-    final = full[-1] if full else None
     if final is None:
         problems.append("没有完整的专家组 (no full panel was drawn)")
     elif len(final.members) not in (3, 5) or (final.size and len(final.members) != final.size):
         problems.append(f"专家组 {len(final.members)} 人, 应为 {final.size or '3 或 5'} 人")
+    return problems
+
+
+def recusal_problems(rows: CaseRows, log: Log, final: Draw | None) -> list[str]:
+    """A party's recusal request leaves a later draw excluding the expert, who no longer sits."""
+    problems = []
+    events = log.all("panel.drawn", "panel.rechecked")
     for request in log.all("recusal.requested"):
         expert = request["data"].get("expert_id")
         redrawn = {e["data"].get("attempt") for e in events if e["seq"] > request["seq"]}
@@ -110,22 +136,7 @@ def panel(rows: CaseRows, log: Log) -> Check:
             (expert, "recused") in d.exclusions for d in rows.draws if d.attempt in redrawn
         ):
             problems.append(f"{expert} 的回避未见于其后的抽取记录 (the recusal left no draw)")
-    if problems:
-        return failed("panel", problems)
-    assert final is not None
-    conflicts = sorted(
-        {f"{x} {why}" for d in rows.draws for x, why in d.exclusions if why in CONFLICTS}
-    )
-    unverified = [d.attempt for d in rows.draws if d.reproduced is None]
-    text = f"专家组 {', '.join(final.members)} (第{final.attempt}次抽取, {len(final.members)} 人)"
-    text += "; 回避: " + (", ".join(conflicts) or "无")
-    if requests := log.all("recusal.requested"):
-        text += f"; 当事人申请回避 {len(requests)} 项, 均已重抽"
-    if unverified:
-        text += f"; 第{unverified}次抽取早于快照留存, 无法复现 (stored before pool snapshots)"
-    else:
-        text += "; 每次抽取均可由快照和种子复现 (every draw reproduces)"
-    return passed("panel", text)
+    return problems
 
 
 def as_outcome(value: Any) -> Outcome | None:

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from activities.workdays import HolidayCalendar, due_date
-from schemas.clock import CHINA_TZ, china_text
+from schemas.clock import china_text
 from schemas.policy import DeadlinePolicy, GreenChannelClocks
 from schemas.workdays import DayUnit, DueRequest
 from starter.audit.describe import clock_label
+from starter.audit.log import Log, at, day_of, delivery_dates, end_of, start_of
 from starter.audit.model import ClockLine, ClockOutcome
 
 Count = Callable[[date, int, DayUnit], date]  # the counting rule: start, days, unit → due
 CALENDAR, WORKING = DayUnit.calendar_days, DayUnit.working_days
-RECIPIENTS = ("worker", "employer")
 CLOSING = ("case.refused", "case.abandoned", "case.terminated", "case.archived")
 
 
@@ -36,45 +36,6 @@ def counting_rule(calendar: HolidayCalendar | None = None) -> Count:
         return due_date(DueRequest(start=start, days=days, unit=unit), calendar).due
 
     return count
-
-
-def end_of(day: date) -> datetime:
-    """A clock passes at the end of its last day, China time."""
-    return datetime.combine(day + timedelta(days=1), time(0), CHINA_TZ)
-
-
-def day_of(at: datetime) -> date:
-    return at.astimezone(CHINA_TZ).date()
-
-
-def start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), CHINA_TZ)
-
-
-def at(event: dict[str, Any] | None) -> datetime | None:
-    """When an event (if any) happened."""
-    return event["occurred_at"] if event else None
-
-
-class Log:
-    """The event log in chain order, looked up by kind."""
-
-    def __init__(self, events: list[dict[str, Any]]) -> None:
-        self.events = events
-
-    def all(self, *kinds: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["kind"] in kinds]
-
-    def first(self, *kinds: str, after: int = 0) -> dict[str, Any] | None:
-        return next((e for e in self.all(*kinds) if e["seq"] > after), None)
-
-    def last(self, *kinds: str) -> dict[str, Any] | None:
-        found = self.all(*kinds)
-        return found[-1] if found else None
-
-    def about(self, kind: str, clock: str) -> list[dict[str, Any]]:
-        """The reminders or breaches (`kind`) of one clock."""
-        return [e for e in self.all(kind) if e["data"].get("clock") == clock]
 
 
 @dataclass
@@ -122,10 +83,13 @@ class Clocks:
         started_on: date | None,
         due: tuple[date, str],
         done_at: datetime | None,
+        since: int = 0,
         **extra: Any,
     ) -> ClockLine:
+        """A duty clock: met, breached (recorded), or missed without a record. `since`: the
+        event that started this run of the clock (a clock name can run more than once)."""
         due_on, source = due
-        breaches = self.log.about("deadline.breached", name)
+        breaches = [b for b in self.log.about("deadline.breached", name) if b["seq"] > since]
         end = end_of(due_on)
         if breaches:
             outcome = ClockOutcome.breached
@@ -284,7 +248,7 @@ class Clocks:
             start = day_of(order["occurred_at"])
             back = self.log.first("examination.results", "examination.refused", after=order["seq"])
             due = self.recorded("examination", order["seq"], self.counted(start, length))
-            lines.append(self.settle("examination", start, due, at(back)))
+            lines.append(self.settle("examination", start, due, at(back), since=order["seq"]))
         return lines
 
     def delivery(self) -> list[ClockLine]:
@@ -394,26 +358,6 @@ class Clocks:
                 )
             )
         return lines
-
-
-def delivery_dates(log: Log) -> dict[str, tuple[date, bool]]:
-    """Each recipient's delivery date: signed for (the first delivery of its letter), or
-    deemed after public notice; True when deemed."""
-    recipients = {
-        e["data"].get("waybill_no"): e["data"].get("recipient") for e in log.all("letter.sent")
-    }
-    found: dict[str, tuple[date, bool]] = {}
-    for event in log.all("postal.delivered", "delivery.deemed"):
-        data = event["data"]
-        recipient = data.get("recipient") or recipients.get(data.get("waybill_no"))
-        if recipient is None or recipient in found:
-            continue
-        on = data.get("delivered_on")
-        if on is None and data.get("occurred_at"):
-            on = day_of(datetime.fromisoformat(data["occurred_at"])).isoformat()
-        if on is not None:
-            found[recipient] = (date.fromisoformat(on), event["kind"] == "delivery.deemed")
-    return found
 
 
 def rebuild(events: list[dict[str, Any]], facts: Facts, count: Count) -> list[ClockLine]:

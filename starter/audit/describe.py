@@ -85,9 +85,11 @@ def clock_label(clock: str) -> str:
     return CLOCK_LABELS[ClockName(clock)] if clock in ClockName.__members__ else clock
 
 
+CASE_TYPES = {t.value: name for t, name in CASE_TYPE_LABELS.items()}
+
+
 def case_type(value: Any) -> str:
-    known = {t.value: name for t, name in CASE_TYPE_LABELS.items()}
-    return f"{known.get(value, value)} {value}"
+    return f"{CASE_TYPES.get(value, value)} {value}"
 
 
 def outcome(value: Any) -> str:

@@ -7,12 +7,12 @@ from datetime import date, datetime
 from typing import Any
 
 from activities.verify import ArchiveCheck
-from schemas.application import CaseType
-from schemas.vocabulary import CASE_TYPE_LABELS, CloseReason
+from schemas.vocabulary import RETURN_REASON_LABELS, CloseReason
 from starter.audit import checks, clocks
-from starter.audit.clocks import Count, Log, day_of
-from starter.audit.describe import label, stage_label, what
+from starter.audit.clocks import Count
+from starter.audit.describe import CASE_TYPES, label, stage_label, what
 from starter.audit.facts import HistoryFacts
+from starter.audit.log import Log, day_of
 from starter.audit.model import (
     AuditReport,
     CaseLine,
@@ -27,8 +27,7 @@ from starter.audit.model import (
 from starter.audit.privacy import Privacy
 from starter.audit.rows import CaseRows
 
-RETURN_LABELS = {"refused": "拒收", "unknown_address": "查无此人/地址不详"}
-RETURN_LABELS |= {"nobody_home": "无人签收", "moved": "迁移新址不明"}
+RETURN_LABELS = {reason.value: label for reason, label in RETURN_REASON_LABELS.items()}
 POSTAL_LABELS = {"postal.accepted": "收寄", "postal.in_transit": "运输中"}
 POSTAL_LABELS |= {"postal.delivered": "签收", "postal.returned": "退回"}
 
@@ -103,9 +102,7 @@ def case_line(rows: CaseRows, policy: dict[str, Any]) -> CaseLine:
     closing = next((e for e in rows.events if e["kind"] in CLOSING_REASONS), None)
     return CaseLine(
         case_type=case["case_type"],
-        case_type_label=CASE_TYPE_LABELS.get(CaseType(case["case_type"]), case["case_type"])
-        if case["case_type"] in CaseType.__members__
-        else case["case_type"],
+        case_type_label=CASE_TYPES.get(case["case_type"], case["case_type"]),
         green_channel=case["green_channel"],
         mode=case["mode"],
         jurisdiction=case["jurisdiction"],
@@ -168,63 +165,57 @@ def letters(rows: CaseRows, facts: HistoryFacts, privacy: Privacy) -> list[Lette
     """Each letter with its delivery proof; a public notice as a line of its own."""
     log = Log(rows.events)
     kept = shipments(rows, facts)
-    lines = []
-    for sent in log.all("letter.sent"):
-        waybill = sent["data"].get("waybill_no")
-        news = [e for e in log.all(*POSTAL_LABELS) if e["data"].get("waybill_no") == waybill]
-        delivered = next((e for e in news if e["kind"] == "postal.delivered"), None)
+    posted = [letter(log, sent, kept, privacy) for sent in log.all("letter.sent")]
+    return posted + [notice(log, published) for published in log.all("notice.published")]
+
+
+def letter(
+    log: Log, sent: dict[str, Any], kept: dict[str, dict[str, Any]], privacy: Privacy
+) -> LetterLine:
+    """A letter's proof: signed for (when, by whom), or why it came back."""
+    waybill = sent["data"].get("waybill_no")
+    news = [e for e in log.all(*POSTAL_LABELS) if e["data"].get("waybill_no") == waybill]
+    line = LetterLine(
+        recipient=sent["data"].get("recipient", ""),
+        waybill_no=waybill,
+        sent_at=sent["occurred_at"],
+        status=POSTAL_LABELS[news[-1]["kind"]] if news else "已寄出",
+        proof="无签收记录 (no delivery yet)",
+    )
+    delivered = next((e for e in news if e["kind"] == "postal.delivered"), None)
+    if delivered is not None:
         shipment = kept.get(waybill, {})
-        signed_at = parse_instant(shipment.get("delivered_at")) or (
-            parse_instant(delivered["data"].get("occurred_at")) if delivered else None
+        line.status = POSTAL_LABELS["postal.delivered"]
+        line.signed_at = parse_instant(shipment.get("delivered_at")) or parse_instant(
+            delivered["data"].get("occurred_at")
         )
-        signer = privacy.signer(shipment.get("signer"))
-        status = POSTAL_LABELS[news[-1]["kind"]] if news else "已寄出"
-        if delivered is not None:
-            proof = (
-                f"签收 {delivered['data'].get('delivered_on') or (signed_at and day_of(signed_at))}"
-            )
-            proof += f", 签收人 {signer}" if signer else ""
-        else:
-            returns = [
-                RETURN_LABELS.get(str(e["data"].get("reason")), str(e["data"].get("reason")))
-                for e in news
-                if e["kind"] == "postal.returned"
-            ]
-            proof = "退回: " + ", ".join(returns) if returns else "无签收记录 (no delivery yet)"
-        lines.append(
-            LetterLine(
-                recipient=sent["data"].get("recipient", ""),
-                waybill_no=waybill,
-                sent_at=sent["occurred_at"],
-                status="签收" if delivered else status,
-                delivered_on=day_of(signed_at) if delivered and signed_at else None,
-                signed_at=signed_at if delivered else None,
-                signer=signer if delivered else None,
-                proof=proof,
-            )
+        on = delivered["data"].get("delivered_on")
+        line.delivered_on = (
+            date.fromisoformat(on) if on else line.signed_at and day_of(line.signed_at)
         )
-    for notice in log.all("notice.published"):
-        data = notice["data"]
-        deemed = next(
-            (
-                e
-                for e in log.all("delivery.deemed")
-                if e["data"].get("recipient") == data.get("recipient")
-            ),
-            None,
+        line.signer = privacy.signer(shipment.get("signer"))
+        line.proof = f"签收 {line.delivered_on}" + (
+            f", 签收人 {line.signer}" if line.signer else ""
         )
-        lines.append(
-            LetterLine(
-                recipient=data.get("recipient", ""),
-                waybill_no=None,
-                sent_at=parse_instant(data.get("published_at")),
-                status="视为送达" if deemed else "公告中",
-                delivered_on=date.fromisoformat(data["deemed_delivered_on"]) if deemed else None,
-                proof=f"公告送达 ({data.get('place')}), {data.get('deemed_delivered_on')} 视为送达; "
-                f"公告文书 {data.get('document')} sha256 {data.get('sha256')}",
-            )
-        )
-    return lines
+    elif returns := [e["data"].get("reason") for e in news if e["kind"] == "postal.returned"]:
+        line.proof = "退回: " + ", ".join(RETURN_LABELS.get(str(r), str(r)) for r in returns)
+    return line
+
+
+def notice(log: Log, published: dict[str, Any]) -> LetterLine:
+    """公告送达: where and when published, the notice's document, deemed delivered on."""
+    data = published["data"]
+    recipient = data.get("recipient", "")
+    deemed = any(e["data"].get("recipient") == recipient for e in log.all("delivery.deemed"))
+    return LetterLine(
+        recipient=recipient,
+        waybill_no=None,
+        sent_at=parse_instant(data.get("published_at")),
+        status="视为送达" if deemed else "公告中",
+        delivered_on=date.fromisoformat(data["deemed_delivered_on"]) if deemed else None,
+        proof=f"公告送达 ({data.get('place')}), {data.get('deemed_delivered_on')} 视为送达; "
+        f"公告文书 {data.get('document')} sha256 {data.get('sha256')}",
+    )
 
 
 def parse_instant(value: Any) -> datetime | None:

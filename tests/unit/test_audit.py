@@ -306,6 +306,66 @@ def test_delivery_needs_proof_for_both_parties_and_the_agency_copy() -> None:
     assert "用人单位无送达凭证" in found.reason and "未抄送社会保险经办机构" in found.reason
 
 
+def test_a_letter_returned_twice_is_delivered_by_public_notice_with_its_proof() -> None:
+    log = delivered()
+    log.events = [
+        e
+        for e in log.events
+        if not (e["kind"] == "postal.delivered" and e["data"]["recipient"] == "worker")
+    ]
+    returned = {"recipient": "worker", "waybill_no": "EA1CN", "reason": "unknown_address"}
+    log.insert("delivery.completed", "postal.returned", china(10, 16), returned)
+    log.insert(
+        "delivery.completed",
+        "letter.sent",
+        china(10, 17),
+        {"recipient": "worker", "waybill_no": "EA3CN"},
+    )
+    log.insert(
+        "delivery.completed",
+        "postal.returned",
+        china(10, 18),
+        {**returned, "waybill_no": "EA3CN", "reason": "refused"},
+    )
+    published = {
+        "recipient": "worker",
+        "place": "公告栏",
+        "published_at": "2026-10-18T10:00:00+08:00",
+        "deemed_delivered_on": "2026-11-17",
+        "document": "JN-2026-000001/public-notice-worker",
+        "sha256": "cd" * 32,
+    }
+    log.insert("delivery.completed", "notice.published", china(10, 18, 10), published)
+    breach = {"clock": "delivery", "due_on": "2026-10-30", "detail": "公告送达中"}
+    log.insert("delivery.completed", "deadline.breached", end("2026-10-30"), breach)
+    deemed = {"recipient": "worker", "delivered_on": "2026-11-17"}
+    log.insert("delivery.completed", "delivery.deemed", end("2026-11-17"), deemed)
+    for event in log.events:  # the windows run from the later, deemed, delivery date
+        if event["kind"] == "dispute_window.ended":
+            event["occurred_at"] = end("2026-12-02")
+            event["data"] = {"worker": "2026-12-02", "employer": "2026-11-01"}
+    report = audit(rows_of(log))
+    assert [(x.waybill_no, x.status, x.proof) for x in report.letters[:3]] == [
+        ("EA1CN", "退回", "退回: 查无此人/地址不详"),
+        ("EA2CN", "签收", "签收 2026-10-17"),
+        ("EA3CN", "退回", "退回: 拒收"),
+    ]
+    public = report.letters[3]
+    assert (public.waybill_no, public.status, public.delivered_on) == (
+        None,
+        "视为送达",
+        date(2026, 11, 17),
+    )
+    assert public.proof.startswith("公告送达 (公告栏), 2026-11-17 视为送达; 公告文书 JN-2026-")
+    assert "sha256 " + "cd" * 32 in report.letters[-1].proof
+    assert clock(report, "delivery").outcome is ClockOutcome.breached
+    assert clock(report, "public_notice_worker").outcome is ClockOutcome.ended
+    found = check(report, "delivery")
+    assert found.status is CheckStatus.passed and "职工 2026-11-17 视为送达" in found.reason
+    assert "(逾期已记录)" in found.reason
+    assert check(report, "clocks").status is CheckStatus.passed
+
+
 def test_an_application_abandoned_before_its_supplement_period_ended_is_flagged() -> None:
     log = Log()
     log.add("application.received", china(10, 12), stage="acceptance")
