@@ -84,8 +84,8 @@ async def replay(history: WorkflowHistory, converter: DataConverter, source: Sou
 
 def diverged(found: Replay, history: WorkflowHistory, event: int | None, message: str) -> Replay:
     found.outcome, found.event_id, found.message = ReplayOutcome.diverged, event, message
-    if event is not None and 0 < event <= len(history.events):
-        found.event_type = type_name(history.events[event - 1])
+    named = [e for e in history.events if e.event_id == event]  # none: the event is gone
+    found.event_type = type_name(named[0]) if named else None
     return found
 
 

@@ -304,6 +304,7 @@ async def test_a_history_changed_by_hand_is_reported_where_it_diverges(
     gap = reports["gap"]["replay"]
     assert results["gap"][0] == 6 and gap["outcome"] == "diverged"
     assert gap["event_id"] == gone and f"event {gone} is missing" in gap["message"]
+    assert gap["event_type"] is None  # that event is gone
     moved = reports["renumbered"]["replay"]
     assert results["renumbered"][0] == 6 and moved["source"] == "file"
     assert "Nondeterminism" in moved["message"] and moved["event_id"] == gone
