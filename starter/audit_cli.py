@@ -44,7 +44,7 @@ class CaseByDefault(TyperGroup):
     """`appraisal audit CASE` is `appraisal audit case CASE`."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["case", *args]
         return super().parse_args(ctx, args)
 
@@ -58,32 +58,32 @@ app = typer.Typer(
 )
 
 
+NO_HISTORY = (
+    "Temporal 已不再保存本案历史, 案卷中也没有历史导出 "
+    "(Temporal no longer holds the history and the archive has no export)"
+)
+
+
 async def find_history(
     client: Client, case_id: str, rows: CaseRows | None, path: Path | None
-) -> tuple[WorkflowHistory | None, Source | None, str]:
-    """Temporal first (the case's own run), then the archive's export; or the file given."""
-    try:
-        if path is not None:
-            return histories.from_file(case_id, path), Source.file, ""
-        run_id = rows.case.get("first_run_id") if rows else None
-        found = await histories.from_temporal(client, case_id, run_id)
-        if found is not None:
-            return found, Source.temporal, ""
-        export = rows.archive.history if rows and rows.archive else None
-        if export:
-            return histories.from_json(case_id, export), Source.archive, ""
-    except histories.HistoryUnreadable as error:
-        if path is not None:
+) -> tuple[WorkflowHistory, Source] | str:
+    """The file given; else Temporal (the case's own run), then the archive's export; else
+    why there is no history to replay."""
+    if path is not None:
+        try:
+            return histories.from_file(case_id, path), Source.file
+        except histories.HistoryUnreadable as error:
             raise Refusal(str(error)) from None
-        return None, None, f"案卷中的历史导出无法读取 (the archive's export is unreadable): {error}"
-    return (
-        None,
-        None,
-        (
-            "Temporal 已不再保存本案历史, 案卷中也没有历史导出 "
-            "(Temporal no longer holds the history and the archive has no export)"
-        ),
-    )
+    run_id = rows.case.get("first_run_id") if rows else None
+    if (found := await histories.from_temporal(client, case_id, run_id)) is not None:
+        return found, Source.temporal
+    export = rows.archive.history if rows and rows.archive else None
+    if not export:
+        return NO_HISTORY
+    try:
+        return histories.from_json(case_id, export), Source.archive
+    except histories.HistoryUnreadable as error:
+        return f"案卷中的历史导出无法读取 (the archive's export is unreadable): {error}"
 
 
 async def gather(case_id: str, path: Path | None) -> tuple[AuditReport, Privacy]:
@@ -91,14 +91,14 @@ async def gather(case_id: str, path: Path | None) -> tuple[AuditReport, Privacy]
         rows = await load(conn, case_id)
         verified = await verify_case(conn, case_id) if rows and rows.archive else None
     client = await temporal()  # its data converter (and codec) reads the history
-    history, source, why = await find_history(client, case_id, rows, path)
-    if history is None and rows is None:
+    history = await find_history(client, case_id, rows, path)
+    if isinstance(history, str) and rows is None:
         raise Refusal(f"无此案件 {case_id} (no case {case_id})")
-    facts = HistoryFacts()
-    found = Replay(outcome=ReplayOutcome.unavailable, message=why)
-    if history is not None and source is not None:
-        found = await replay(history, client.data_converter, source)
-        facts = await histories.facts(history, client.data_converter)
+    if isinstance(history, str):
+        facts, found = HistoryFacts(), Replay(outcome=ReplayOutcome.unavailable, message=history)
+    else:
+        found = await replay(*history, client.data_converter)
+        facts = await histories.facts(history[0], client.data_converter)
     privacy = Privacy(personal_strings(facts.application))
     now = datetime.now(UTC)
     return build(case_id, rows, facts, found, verified, now, counting_rule(), privacy), privacy
@@ -173,9 +173,8 @@ async def replay_all(query: str) -> Replayed:
         task = bar.add_task("replay", total=total)
         async for execution in client.list_workflows(query):
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-            outcome = await replay(
-                await handle.fetch_history(), client.data_converter, Source.temporal
-            )
+            history = await handle.fetch_history()
+            outcome = await replay(history, Source.temporal, client.data_converter)
             found.replayed += 1
             if outcome.outcome is ReplayOutcome.diverged:
                 found.diverged.append(

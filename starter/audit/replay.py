@@ -61,7 +61,7 @@ def in_thread(history: WorkflowHistory, converter: DataConverter) -> WorkflowRep
     return future.result(REPLAY_TIMEOUT)
 
 
-async def replay(history: WorkflowHistory, converter: DataConverter, source: Source) -> Replay:
+async def replay(history: WorkflowHistory, source: Source, converter: DataConverter) -> Replay:
     found = Replay(
         outcome=ReplayOutcome.clean,
         source=source,

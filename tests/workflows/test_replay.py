@@ -69,5 +69,5 @@ async def test_stored_history_replays(path: Path) -> None:
     events = json.loads(text)["events"]
     assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     history = WorkflowHistory.from_json(case_number(path, events), text)
-    result = await replay(history, pydantic_data_converter, Source.file)
+    result = await replay(history, Source.file, pydantic_data_converter)
     assert result.outcome is ReplayOutcome.clean, result.message
