@@ -317,9 +317,14 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def json_text(data: Any) -> str:
+    """JSON as the commands print it; times in China time, ISO 8601 with the offset."""
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_value)
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout; times in China time, ISO 8601 with the offset."""
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_value))
+    typer.echo(json_text(data))
 
 
 def _width(text: str) -> int:

@@ -9,6 +9,7 @@ import typer
 from infra.process import run_and_exit
 from starter import (
     archive_cli,
+    audit_cli,
     calendar_cli,
     case_cli,
     codec_cli,
@@ -32,6 +33,11 @@ app.add_typer(
     help="serve the HTTP gateway for other systems (no command: serve); `clients`: their credentials",
 )
 app.add_typer(archive_cli.app, name="archive", help="sealed case files: verify (tamper evidence)")
+app.add_typer(
+    audit_cli.app,
+    name="audit",
+    help="案卷评查: a case's replay, timeline and checks (`audit CASE`); `audit replay` before a deploy",
+)
 
 
 def guarded() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
 from infra.temporal import data_converter
 from schemas.referral import PROVINCE_SUFFIX
-from workflows.case import AppraisalCase
+from starter.audit.model import ReplayOutcome, Source
+from starter.audit.replay import replay
 
 ROOT = Path(__file__).resolve().parents[1] / "histories"
 # v1: recorded before the core hardening (cases running when it deployed); v2: since; v3: since
@@ -66,10 +66,10 @@ def case_number(path: Path, events: list[dict[str, Any]]) -> str:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_stored_history_replays(path: Path) -> None:
+    """Replayed as `appraisal audit replay` replays a case before a deploy."""
     text = path.read_text(encoding="utf-8")
     events = json.loads(text)["events"]
     assert events[-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     history = WorkflowHistory.from_json(case_number(path, events), text)
-    replayer = Replayer(workflows=[AppraisalCase], data_converter=data_converter())
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None
+    result = await replay(history, Source.file, data_converter())
+    assert result.outcome is ReplayOutcome.clean, result.message
