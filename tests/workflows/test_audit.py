@@ -21,7 +21,7 @@ from schemas.clock import CHINA_TZ
 from schemas.events import ReviewLayer
 from tests.conftest import CaseEnv
 from tests.helpers import G8, G9, Driver, decision, example, opinion, signoff
-from tests.workflows.test_archive import tamper
+from tests.workflows.test_archive import archived, forge, tamper
 from tests.workflows.test_paths import MONDAY, PATHS, panel
 from workflows.case import AppraisalCase
 
@@ -312,3 +312,17 @@ async def test_a_history_changed_by_hand_is_reported_where_it_diverges(
     assert (
         code == 6 and f"不一致 (DIVERGES) at event {gone} (UpsertWorkflowSearchAttributes)" in text
     )
+
+
+async def test_a_verdict_rewritten_by_the_database_owner_is_caught_by_the_audit(
+    case_env: CaseEnv, db_pool: asyncpg.Pool, database_url: str
+) -> None:
+    """Issue #10: the database's owner rewrites the verdict with every hash recomputed (triggers
+    bypassed); the audit, like `archive verify`, catches it through the archive's seal."""
+    async with case_env(MONDAY) as env:
+        case = await archived(env)
+        await forge(db_pool, case.handle.id)
+        report = await audit_json(database_url, env, case.handle.id)
+    assert report["exit_code"] == 4
+    archive = next(c for c in report["checks"] if c["name"] == "archive")
+    assert archive["status"] == "failed" and "seal" in archive["reason"], archive
