@@ -25,6 +25,17 @@ def keyring(key: seal.SigningKey) -> seal.Keyring:
     return seal.parse_verify_keys(key.public_text(), "test")
 
 
+def archive_request(case_id: str, package: bool = False) -> ArchiveRequest:
+    """Sealing a delivered case on 30 November 2026 (as a package, or as a format-1 dump)."""
+    return ArchiveRequest(
+        case_id=case_id,
+        stage=Stage.archiving,
+        closed_reason="delivered",
+        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
+        package=package,
+    )
+
+
 async def test_a_retried_seal_writes_the_package_once(
     db_pool: asyncpg.Pool, archive_signing_key: seal.SigningKey
 ) -> None:
@@ -76,12 +87,7 @@ async def test_an_archive_sealed_before_the_package_verifies_its_digest(
 ) -> None:
     case_id = await new_case(db_pool)
     await insert_event(db_pool, event(case_id, 0))
-    request = ArchiveRequest(
-        case_id=case_id,
-        stage=Stage.archiving,
-        closed_reason="delivered",
-        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-    )
+    request = archive_request(case_id)
     receipt = await Archive(db_pool, archive_signing_key).seal_dump(request)
     public = keyring(archive_signing_key)
     check = await verify_case(db_pool, case_id, public)
@@ -112,13 +118,7 @@ async def test_an_archive_sealed_before_the_package_verifies_its_digest(
 async def test_without_a_signing_key_nothing_is_sealed(db_pool: asyncpg.Pool) -> None:
     case_id = await new_case(db_pool)
     await insert_event(db_pool, event(case_id, 0))
-    request = ArchiveRequest(
-        case_id=case_id,
-        stage=Stage.archiving,
-        closed_reason="delivered",
-        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-        package=True,
-    )
+    request = archive_request(case_id, package=True)
     archive = Archive(db_pool, None)
     for attempt in (archive.seal_package(request, HISTORY), archive.seal_dump(request)):
         with pytest.raises(ApplicationError) as refused:
@@ -139,13 +139,7 @@ async def test_an_archive_sealed_before_signatures_is_signed_once_later(
     case_id = await new_case(db_pool)
     for n in range(2):
         await insert_event(db_pool, event(case_id, n))
-    request = ArchiveRequest(
-        case_id=case_id,
-        stage=Stage.archiving,
-        closed_reason="delivered",
-        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-        package=True,
-    )
+    request = archive_request(case_id, package=True)
     await Archive(db_pool, archive_signing_key).seal_package(request, HISTORY)
     async with db_pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")
@@ -202,13 +196,7 @@ async def test_a_package_passed_off_as_an_older_format_keeps_its_signed_format(
     recompute) still carries the signed format 2; without the seal it is unsigned."""
     case_id = await new_case(db_pool)
     await insert_event(db_pool, event(case_id, 0))
-    request = ArchiveRequest(
-        case_id=case_id,
-        stage=Stage.archiving,
-        closed_reason="delivered",
-        archived_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-        package=True,
-    )
+    request = archive_request(case_id, package=True)
     await Archive(db_pool, archive_signing_key).seal_package(request, HISTORY)
     async with db_pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL session_replication_role = replica")
