@@ -43,6 +43,11 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+async def operator_page(browser: Browser) -> Page:
+    """A page as an operator's browser opens it (the size the screenshots are taken at)."""
+    return await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+
+
 async def start_from_form(page: Page, stack: Stack, case_id: str, application: object) -> None:
     """What an operator does: open Start Workflow, fill id, queue and type, paste the JSON."""
     await page.goto(f"{stack.ui_url}/namespaces/default/workflows/start-workflow")
@@ -64,7 +69,7 @@ async def open_case(page: Page, stack: Stack, case_id: str) -> None:
 async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
     stack: Stack, browser: Browser, shots: Path
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = await operator_page(browser)
     case_id = new_id("JN-UI")
     application = example_json("initial_complete", fresh_worker=True)
     await start_from_form(page, stack, case_id, application)
@@ -87,7 +92,7 @@ async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
     await page.close()
 
     # A browser that cannot reach the codec server sees only ciphertext.
-    blind = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    blind = await operator_page(browser)
     await blind.route(f"{stack.codec_url}/**", lambda route: route.abort())
     await open_case(blind, stack, case_id)
     failing = blind.locator("#content").get_by_text("Codec Server could not connect")
@@ -104,7 +109,7 @@ async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
 async def test_a_bad_application_typed_in_the_ui_fails_at_once_with_the_reason(
     stack: Stack, browser: Browser, shots: Path
 ) -> None:
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page = await operator_page(browser)
     case_id = new_id("JN-UI")
     bad = example_json("initial_complete", fresh_worker=True)
     bad["worker"]["citizen_id"] = bad["worker"]["citizen_id"][:-1] + (
