@@ -60,13 +60,16 @@ class AppraisalCase:
     def __init__(self, application: RawValue) -> None:
         # Decided once, before any command: replaying a case started before the hardening
         # takes the old paths (workflows/legacy.py).
-        hardened = workflow.patched(patches.HARDENED_CORE)
-        jining_rules = hardened and workflow.patched(patches.JINING_RULES)
-        full_delivery = jining_rules and workflow.patched(patches.FULL_DELIVERY)
-        archive_package = jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE)
-        recorded_refusals = archive_package and workflow.patched(patches.RECORDED_REFUSALS)
-        proven_actors = recorded_refusals and workflow.patched(patches.PROVEN_ACTORS)
-        read = intake.read_application(application, ruled=jining_rules)
+        lean = workflow.patched(patches.LEAN_CASE)  # implies every patch before it
+        hardened = lean or workflow.patched(patches.HARDENED_CORE)
+        jining_rules = lean or (hardened and workflow.patched(patches.JINING_RULES))
+        full_delivery = lean or (jining_rules and workflow.patched(patches.FULL_DELIVERY))
+        archive_package = lean or (jining_rules and workflow.patched(patches.ARCHIVE_PACKAGE))
+        recorded_refusals = lean or (
+            archive_package and workflow.patched(patches.RECORDED_REFUSALS)
+        )
+        proven_actors = lean or (recorded_refusals and workflow.patched(patches.PROVEN_ACTORS))
+        read = intake.read_application(application, ruled=jining_rules, strict=lean)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
         self.file = None
@@ -82,6 +85,7 @@ class AppraisalCase:
                 archive_package=archive_package,
                 recorded_refusals=recorded_refusals,
                 proven_actors=proven_actors,
+                lean=lean,
             )
 
     @property

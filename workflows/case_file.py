@@ -103,6 +103,9 @@ class CaseFile:
     # False when replaying a case started before proven actors (patches.PROVEN_ACTORS): its
     # actors were free text, checked only by the rules of the step.
     proven_actors: bool = True
+    # False when replaying a case started before the lean case (patches.LEAN_CASE): its
+    # writes were one activity each and its messages sent by the case itself.
+    lean: bool = True
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

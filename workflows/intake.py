@@ -30,9 +30,12 @@ def invalid(lines: list[str]) -> ApplicationError:
     )
 
 
-def read_application(raw: RawValue, ruled: bool = True) -> AppraisalApplication | ApplicationError:
+def read_application(
+    raw: RawValue, ruled: bool = True, strict: bool = True
+) -> AppraisalApplication | ApplicationError:
     """The application, or the error that fails the case. `ruled`: held to the rules of
-    `rules.application_problems` (False when replaying a case started before them)."""
+    `rules.application_problems` (False when replaying a case started before them);
+    `strict`: held to strict input (False when replaying a case started before the lean case)."""
     try:
         data = workflow.payload_converter().from_payload(raw.payload)
     except Exception:

@@ -27,3 +27,9 @@ RECORDED_REFUSALS = "recorded-refusals"
 # gate checks the actor against the staff roster, the panel or the gateway's clients
 # (workflows/actors.py). Decided once at the start, under recorded refusals.
 PROVEN_ACTORS = "proven-actors"
+# The lean case (issue #11), 2026-12: one write per transition (a local activity), reads as
+# local activities, the outbox sent by its dispatcher, the letter on its own task queue, strict
+# input, updates answering once the case has moved. Asked first and alone: every patch above
+# is implied by it, so a new case records one patch marker (and one TemporalChangeVersion
+# upsert) instead of seven; a case started before it finds no marker and asks the others.
+LEAN_CASE = "lean-case"

@@ -242,7 +242,7 @@ async def move_conclusion_clocks(case: CaseFile) -> None:
     for name, base in case.conclusion_due.items():
         if name not in case.clocks:
             continue
-        if workflow.patched(patches.RECOUNTED_MOVES):
+        if case.lean or workflow.patched(patches.RECOUNTED_MOVES):
             days = lengths[name] + case.shift_days
             moved = await clocks.due(case.complete_on, days, DayUnit.calendar_days)
             clocks.start_clock(case, name, moved)
