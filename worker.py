@@ -19,7 +19,7 @@ from activities.archive import Archive
 from activities.documents import Documents
 from activities.experts import Experts
 from activities.notices import PublicNotices
-from activities.notifications import Notifications
+from activities.notifications import Dispatcher, Notifications
 from activities.policy import Policies
 from activities.postal import PostalActivities
 from activities.prior import PriorConclusions
@@ -53,6 +53,7 @@ def activities(
         storage.record_milestone,
         storage.append_event,
         storage.record_conclusion,
+        storage.record_transition,
         Documents(pool).issue_conclusion_letter,
         Policies(config.policy_file).load_policy,
         Workdays(calendar).compute_due,
@@ -111,7 +112,7 @@ async def main() -> None:
             build_worker(client, pool, http, config),
         ):
             log.info("worker started", task_queue=config.task_queue)
-            await stop.wait()
+            await Dispatcher(pool).run(stop)  # the outbox, until told to stop
             log.info("worker stopping: finishing tasks in hand")
     finally:
         await pool.close()

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -16,13 +18,16 @@ from temporalio import activity
 
 from schemas.steps import (
     CaseRegistration,
+    CaseWrite,
     ConclusionRecord,
     EventRecord,
     Milestone,
+    OutboxMessage,
     Registration,
     Stage,
     StageTransition,
     TakenNumber,
+    Transition,
 )
 
 # Anything that runs a statement: the pool, a connection, a pooled connection.
@@ -87,6 +92,26 @@ def taken(case_id: str, row: asyncpg.Record) -> TakenNumber:
 def worker_ref(citizen_id: str, key: str) -> str:
     """Stable keyed hash of a citizen ID: finds a worker's cases without storing the number."""
     return hmac.new(key.encode(), citizen_id.encode(), hashlib.sha256).hexdigest()
+
+
+# The outbox's dispatcher listens here (activities/notifications.py `Dispatcher`).
+OUTBOX_CHANNEL = "outbox_queued"
+
+
+async def queue_message(conn: Executor, message: OutboxMessage) -> bool:
+    """Queue a message once per (case, key); True when queued now."""
+    status = await conn.execute(
+        """INSERT INTO outbox (case_id, message_key, channel, recipient, subject, body)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+           ON CONFLICT (case_id, message_key) DO NOTHING""",
+        message.case_id,
+        message.key,
+        message.channel,
+        message.recipient,
+        message.subject,
+        json.dumps(message.body, ensure_ascii=False, default=str),
+    )
+    return bool(status.endswith(" 1"))
 
 
 async def insert_event(conn: Executor, event: EventRecord) -> bool:
@@ -169,53 +194,14 @@ class Storage:
 
     @activity.defn(name="record_stage")
     async def record_stage(self, step: StageTransition) -> None:
-        column = STAGE_COLUMNS[step.stage]
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"""UPDATE cases SET stage = $2, {column} = COALESCE({column}, $3),
-                           closed_reason = COALESCE($4, closed_reason), updated_at = now()
-                    WHERE case_id = $1""",
-                step.case_id,
-                step.stage.value,
-                step.at,
-                step.reason,
-            )
-            await insert_event(
-                conn,
-                EventRecord(
-                    case_id=step.case_id,
-                    stage=step.stage,
-                    key=f"stage:{step.stage.value}",
-                    kind="stage.entered",
-                    actor=step.actor,
-                    at=step.at,
-                    data={"reason": step.reason} if step.reason else {},
-                ),
-            )
+            await write_stage(conn, step)
 
     @activity.defn(name="record_milestone")
     async def record_milestone(self, milestone: Milestone) -> None:
         """A dated fact of the case row (complete application, appraisal held) and its event."""
-        column = MILESTONE_COLUMNS[milestone.name]
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                f"UPDATE cases SET {column} = COALESCE({column}, $2), updated_at = now()"
-                " WHERE case_id = $1",
-                milestone.case_id,
-                milestone.at,
-            )
-            await insert_event(
-                conn,
-                EventRecord(
-                    case_id=milestone.case_id,
-                    stage=milestone.stage,
-                    key=f"milestone:{milestone.name}",
-                    kind=f"milestone.{milestone.name}",
-                    actor=milestone.actor,
-                    at=milestone.at,
-                    data=milestone.data,
-                ),
-            )
+            await write_milestone(conn, milestone)
 
     @activity.defn(name="append_event")
     async def append_event(self, event: EventRecord) -> bool:
@@ -225,22 +211,118 @@ class Storage:
     @activity.defn(name="record_conclusion")
     async def record_conclusion(self, record: ConclusionRecord) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                """UPDATE cases SET outcome = $2, outcome_label = $3, updated_at = now()
-                   WHERE case_id = $1""",
-                record.case_id,
-                record.outcome.verdict.value,
-                record.outcome.label(),
-            )
-            await insert_event(
-                conn,
-                EventRecord(
-                    case_id=record.case_id,
-                    stage=record.stage,
-                    key="conclusion.issued",
-                    kind="conclusion.issued",
-                    actor=record.issued_by,
-                    at=record.issued_at,
-                    data={"outcome": record.outcome.model_dump(mode="json"), "basis": record.basis},
-                ),
-            )
+            await write_conclusion(conn, record)
+
+    @activity.defn(name="record_transition")
+    async def record_transition(self, transition: Transition) -> list[str]:
+        """Everything one step of a lean case writes, in order, in one transaction (a local
+        activity: one marker in the history). Each write is keyed, so a retry writes nothing
+        twice. Queued messages wake the outbox's dispatcher. Returns the case_events keys the
+        step holds (a local activity's marker keeps its result, not its input: the audit
+        reads what was recorded from here)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            for write in transition.writes:
+                await WRITERS[write.write](conn, write)
+            if any(write.write == "message" for write in transition.writes):
+                await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+        return [key for write in transition.writes if (key := event_key(write)) is not None]
+
+
+async def write_stage(conn: Executor, step: StageTransition) -> bool:
+    column = STAGE_COLUMNS[step.stage]
+    await conn.execute(
+        f"""UPDATE cases SET stage = $2, {column} = COALESCE({column}, $3),
+                   closed_reason = COALESCE($4, closed_reason), updated_at = now()
+            WHERE case_id = $1""",
+        step.case_id,
+        step.stage.value,
+        step.at,
+        step.reason,
+    )
+    return await insert_event(
+        conn,
+        EventRecord(
+            case_id=step.case_id,
+            stage=step.stage,
+            key=f"stage:{step.stage.value}",
+            kind="stage.entered",
+            actor=step.actor,
+            at=step.at,
+            data={"reason": step.reason} if step.reason else {},
+        ),
+    )
+
+
+async def write_milestone(conn: Executor, milestone: Milestone) -> bool:
+    column = MILESTONE_COLUMNS[milestone.name]
+    await conn.execute(
+        f"UPDATE cases SET {column} = COALESCE({column}, $2), updated_at = now()"
+        " WHERE case_id = $1",
+        milestone.case_id,
+        milestone.at,
+    )
+    return await insert_event(
+        conn,
+        EventRecord(
+            case_id=milestone.case_id,
+            stage=milestone.stage,
+            key=f"milestone:{milestone.name}",
+            kind=f"milestone.{milestone.name}",
+            actor=milestone.actor,
+            at=milestone.at,
+            data=milestone.data,
+        ),
+    )
+
+
+async def write_conclusion(conn: Executor, record: ConclusionRecord) -> bool:
+    await conn.execute(
+        """UPDATE cases SET outcome = $2, outcome_label = $3, updated_at = now()
+           WHERE case_id = $1""",
+        record.case_id,
+        record.outcome.verdict.value,
+        record.outcome.label(),
+    )
+    return await insert_event(
+        conn,
+        EventRecord(
+            case_id=record.case_id,
+            stage=record.stage,
+            key="conclusion.issued",
+            kind="conclusion.issued",
+            actor=record.issued_by,
+            at=record.issued_at,
+            data={"outcome": record.outcome.model_dump(mode="json"), "basis": record.basis},
+        ),
+    )
+
+
+async def write_event(conn: Executor, event: EventRecord) -> bool:
+    return await insert_event(conn, event)
+
+
+async def write_message(conn: Executor, message: OutboxMessage) -> bool:
+    return await queue_message(conn, message)
+
+
+def event_key(write: CaseWrite) -> str | None:
+    """The case_events key a write records (an outbox message records none)."""
+    match write:
+        case StageTransition():
+            return f"stage:{write.stage.value}"
+        case Milestone():
+            return f"milestone:{write.name}"
+        case ConclusionRecord():
+            return "conclusion.issued"
+        case EventRecord():
+            return write.key
+    return None
+
+
+WRITERS: dict[str, Callable[[Executor, Any], Awaitable[bool]]] = {
+    "stage": write_stage,
+    "milestone": write_milestone,
+    "event": write_event,
+    "message": write_message,
+    "conclusion": write_conclusion,
+}

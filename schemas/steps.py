@@ -83,12 +83,14 @@ class Registration(BaseModel):
 class StageTransition(CaseStep):
     """Entering `stage` at `at`; recorded once per (case, stage)."""
 
+    write: Literal["stage"] = "stage"
     at: AwareDatetime
     actor: str = "system"
     reason: str | None = None
 
 
 class Milestone(CaseStep):
+    write: Literal["milestone"] = "milestone"
     name: Literal["application_complete", "site_appraisal_done"]
     at: AwareDatetime
     actor: str = "system"
@@ -98,6 +100,7 @@ class Milestone(CaseStep):
 class EventRecord(CaseStep):
     """One line of the append-only case event log; `key` makes a repeat a no-op."""
 
+    write: Literal["event"] = "event"
     key: str
     kind: EventKind
     actor: str
@@ -257,6 +260,7 @@ class Shipment(BaseModel):
 class OutboxMessage(CaseStep):
     """A message for another party (benefits agency, the worker): queued once per key."""
 
+    write: Literal["message"] = "message"
     key: str
     channel: Channel
     recipient: Party
@@ -265,10 +269,25 @@ class OutboxMessage(CaseStep):
 
 
 class ConclusionRecord(CaseStep):
+    write: Literal["conclusion"] = "conclusion"
     outcome: Outcome
     basis: str
     issued_at: AwareDatetime
     issued_by: str
+
+
+# One write of a lean case's transition (`Storage.record_transition`), told apart by `write`.
+CaseWrite = Annotated[
+    StageTransition | Milestone | EventRecord | OutboxMessage | ConclusionRecord,
+    Field(discriminator="write"),
+]
+
+
+class Transition(CaseStep):
+    """What one step of a lean case writes, in order, in one PostgreSQL transaction: the
+    stage, milestones and the conclusion on the case row, events, outbox messages."""
+
+    writes: list[CaseWrite]
 
 
 class ArchiveRequest(CaseStep):

@@ -3,6 +3,7 @@ Temporal test servers from the wheels (nothing is downloaded)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.notifications import Dispatcher
 from infra import db, seal
 from infra.settings import ROOT, Settings
 from infra.temporal import data_converter
@@ -150,12 +152,19 @@ async def time_skipping(start: datetime) -> AsyncIterator[WorkflowEnvironment]:
 async def case_worker(
     env: WorkflowEnvironment, db_pool: asyncpg.Pool, config: Settings
 ) -> AsyncIterator[None]:
-    """The worker with the real activities, its courier at `config.postal_url`."""
+    """The worker with the real activities, its courier at `config.postal_url`, and the
+    outbox's dispatcher beside it, as `python worker.py` runs them."""
+    stop = asyncio.Event()
     async with (
         httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,
         build_worker(env.client, db_pool, http, config),
     ):
-        yield
+        dispatching = asyncio.create_task(Dispatcher(db_pool).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await dispatching
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, record_event
+from workflows.records import record_event, short
 
 with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
@@ -124,7 +124,8 @@ async def prove(case: CaseFile, event: CaseEvent, who: Who) -> None:
             f"(needed: a panel member: {', '.join(case.panel_ids) or 'none drawn'})"
         )
     app = case.application
-    facts = await workflow.execute_activity_method(
+    facts = await short(
+        case,
         Experts.check_actor,
         ActorCheck(
             case_id=case.case_id,
@@ -133,8 +134,7 @@ async def prove(case: CaseFile, event: CaseEvent, who: Who) -> None:
             citizen_id=app.worker.citizen_id,
             employer_credit_code=app.employer.credit_code,
         ),
-        summary=f"核验办理人 (actor check: {event.actor})",
-        **ACTIVITY_OPTIONS,
+        f"核验办理人 (actor check: {event.actor})",
     )
     if (why := problem(facts, who)) is not None:
         raise refusal(why)

@@ -102,6 +102,8 @@ class AppraisalCase:
         case = self.case
         if case.hardened:  # one upsert per workflow task, of what changed
             self.showing = asyncio.create_task(records.keep_shown(case))
+        if case.lean:  # one PostgreSQL transaction per workflow task, of what it wrote
+            self.writing = asyncio.create_task(records.keep_written(case))
         for stage in STAGES:
             await stage.run(case)
             if case.closed:  # refused, abandoned or terminated: still archived
@@ -109,6 +111,7 @@ class AppraisalCase:
         await archiving.run(case)
         await asyncio.gather(*case.watchers)  # clocks spanning stages end with the case
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await records.written(case)
         if case.unshown:
             records.upsert_changed(case)
         return case.status(workflow.now())

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.steps import (
         Appointment,
         ArchiveSeal,
+        CaseWrite,
         Panel,
         Recipient,
         Recusal,
@@ -106,6 +107,11 @@ class CaseFile:
     # False when replaying a case started before the lean case (patches.LEAN_CASE): its
     # writes were one activity each and its messages sent by the case itself.
     lean: bool = True
+    # A lean case's writes not yet in PostgreSQL, and counts of those journaled and
+    # committed (workflows/records.py `keep_written`, `written`).
+    journal: list[CaseWrite] = field(default_factory=list)
+    journaled: int = 0
+    committed: int = 0
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

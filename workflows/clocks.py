@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from temporalio import workflow
 
 from workflows.case_file import CaseFile, Clock
-from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.records import notify, record_event, short, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.workdays import Workdays
@@ -32,12 +32,12 @@ def end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), CHINA_TZ)
 
 
-async def due(start: date, days: int, unit: DayUnit) -> DueDate:
-    return await workflow.execute_activity_method(
+async def due(case: CaseFile, start: date, days: int, unit: DayUnit) -> DueDate:
+    return await short(
+        case,
         Workdays.compute_due,
         DueRequest(start=start, days=days, unit=unit),
-        summary=f"期限计算 {start} + {days} {unit.value}",
-        **ACTIVITY_OPTIONS,
+        f"期限计算 {start} + {days} {unit.value}",
     )
 
 

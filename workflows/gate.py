@@ -28,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 from workflows.actors import Who, prove
 from workflows.actors import refusal as refusal  # every stage refuses through the gate
 from workflows.case_file import CaseFile
-from workflows.records import record_event
+from workflows.records import record_event, written
 
 with workflow.unsafe.imports_passed_through():
     from schemas.events import CaseEvent
@@ -71,6 +71,7 @@ async def apply(case: CaseFile, event: E, rule: Check[E], change: Apply[E], who:
                 raise
             raise await refused(case, event, failure.message) from None
         case.answers[event.event_id] = answer
+        await written(case)  # a lean case answers once the change is in PostgreSQL
         return answer
 
 
@@ -85,6 +86,7 @@ async def refused(case: CaseFile, event: E, reason: str) -> ApplicationError:
             event.actor,
             {"request": type(event).__name__, "event_id": event.event_id, "reason": reason},
         )
+        await written(case)
     return refusal(reason)
 
 

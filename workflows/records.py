@@ -1,15 +1,21 @@
 """How a stage leaves its trace: activity calls to the case record, and what the UI shows.
 
 Activity options live here, one place: the short activities (PostgreSQL, calendar, policy)
-are retried until they answer; nothing a retry repeats is written twice (the activities are idempotent)."""
+are retried until they answer; nothing a retry repeats is written twice (the activities are idempotent).
+
+A lean case (patches.LEAN_CASE) journals its writes (stage, events, milestones, the
+conclusion, outbox messages) and `keep_written` commits each workflow task's journal in one
+local activity, one PostgreSQL transaction (`Storage.record_transition`); its short reads and
+writes are local activities too (`short`), and the outbox's dispatcher sends its messages. A
+case from before writes each with an activity of its own and sends its messages itself."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -22,13 +28,25 @@ with workflow.unsafe.imports_passed_through():
     from activities.storage import Storage
     from schemas.clock import china_text
     from schemas.status import StageEntry
-    from schemas.steps import STAGE_LABELS, EventRecord, OutboxMessage, Stage, StageTransition
+    from schemas.steps import (
+        STAGE_LABELS,
+        CaseWrite,
+        EventRecord,
+        Milestone,
+        OutboxMessage,
+        Stage,
+        StageTransition,
+        Transition,
+    )
     from schemas.vocabulary import CASE_TYPE_LABELS, CHANNELS, CloseReason, EventKind, Party
 
 ACTIVITY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 # The English gloss our bilingual messages end with: " (re-appraisal only within ...)".
 ENGLISH_GLOSS = re.compile(r"\s*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)")
@@ -51,14 +69,71 @@ async def enter_stage(
     now = workflow.now()
     case.stage = stage
     case.stages.append(StageEntry(stage=stage, entered_at=now))
-    await workflow.execute_activity_method(
-        Storage.record_stage,
+    await write(
+        case,
         StageTransition(case_id=case.case_id, stage=stage, at=now, actor=actor, reason=reason),
-        summary=f"进入阶段 {STAGE_LABELS[stage]} ({stage.value})",
-        **ACTIVITY_OPTIONS,
+        Storage.record_stage,
+        f"进入阶段 {STAGE_LABELS[stage]} ({stage.value})",
     )
     show(case)
     log(case, "stage entered")
+
+
+async def short(
+    case: CaseFile, activity: Callable[[Any, A], Awaitable[R]], arg: A, summary: str
+) -> R:
+    """A short read or write (PostgreSQL, calendar, roster): a local activity of a lean case,
+    its result one marker in the workflow task that asked; an activity of its own before."""
+    run = workflow.execute_local_activity_method if case.lean else workflow.execute_activity_method
+    result: R = await run(activity, arg, summary=summary, **ACTIVITY_OPTIONS)
+    return result
+
+
+async def write(
+    case: CaseFile, entry: CaseWrite, activity: Callable[[Any, Any], Awaitable[Any]], summary: str
+) -> None:
+    """Record `entry`: journaled by a lean case (committed with the rest of its workflow
+    task by `keep_written`), written by `activity` in a case from before."""
+    if case.lean:
+        case.journal.append(entry)
+        case.journaled += 1
+        return
+    await workflow.execute_activity_method(activity, entry, summary=summary, **ACTIVITY_OPTIONS)
+
+
+async def keep_written(case: CaseFile) -> None:
+    """Runs beside a lean case: once it is registered (a run that finds its number taken
+    writes nothing), each workflow task's journal goes to PostgreSQL in one transaction."""
+    while True:
+        await workflow.wait_condition(lambda: case.registered and bool(case.journal))
+        await asyncio.sleep(0)  # last in line: the task's other changes join the batch
+        writes = list(case.journal)
+        await workflow.execute_local_activity_method(
+            Storage.record_transition,
+            Transition(case_id=case.case_id, stage=case.stage, writes=writes),
+            summary=f"记录 {len(writes)} 项 (" + ", ".join(w.write for w in writes) + ")",
+            **ACTIVITY_OPTIONS,
+        )
+        del case.journal[: len(writes)]
+        case.committed += len(writes)
+
+
+async def written(case: CaseFile) -> None:
+    """Wait until everything the case journaled so far is in PostgreSQL (lean cases)."""
+    target = case.journaled
+    if case.committed < target:  # no wait otherwise: a case from before never yields here
+        await workflow.wait_condition(lambda: case.committed >= target)
+
+
+async def moved_on(case: CaseFile, stage: Stage) -> None:
+    """An update that ends `stage` answers once the case is past it (lean cases), so the
+    next step is never refused for arriving too early."""
+    if case.lean:
+        await workflow.wait_condition(lambda: case.stage is not stage)
+
+
+async def record_milestone(case: CaseFile, milestone: Milestone, summary: str) -> None:
+    await write(case, milestone, Storage.record_milestone, summary)
 
 
 async def notify(
@@ -72,23 +147,22 @@ async def notify(
 async def queue_notice(
     case: CaseFile, key: str, recipient: Party, subject: str, body: Mapping[str, object]
 ) -> None:
-    await workflow.execute_activity_method(
-        Notifications.queue_message,
-        OutboxMessage(
-            case_id=case.case_id,
-            stage=case.stage,
-            key=key,
-            channel=CHANNELS[recipient],
-            recipient=recipient,
-            subject=subject,
-            body=dict(body),
-        ),
-        summary=f"待发消息 {key} → {recipient.value}",
-        **ACTIVITY_OPTIONS,
+    message = OutboxMessage(
+        case_id=case.case_id,
+        stage=case.stage,
+        key=key,
+        channel=CHANNELS[recipient],
+        recipient=recipient,
+        subject=subject,
+        body=dict(body),
     )
+    await write(case, message, Notifications.queue_message, f"待发消息 {key} → {recipient.value}")
 
 
 async def send_notice(case: CaseFile, key: str) -> None:
+    """Send a queued message: the outbox's dispatcher does for a lean case."""
+    if case.lean:
+        return
     await workflow.execute_activity_method(
         Notifications.send_message,
         MessageRef(case_id=case.case_id, stage=case.stage, key=key),
@@ -116,20 +190,16 @@ def in_chinese(text: str) -> str:
 async def record_event(
     case: CaseFile, key: str, kind: EventKind, actor: str, data: dict[str, Any] | None = None
 ) -> None:
-    await workflow.execute_activity_method(
-        Storage.append_event,
-        EventRecord(
-            case_id=case.case_id,
-            stage=case.stage,
-            key=key,
-            kind=kind,
-            actor=actor,
-            at=workflow.now(),
-            data=data or {},
-        ),
-        summary=f"记录事件 {kind.value}",
-        **ACTIVITY_OPTIONS,
+    event = EventRecord(
+        case_id=case.case_id,
+        stage=case.stage,
+        key=key,
+        kind=kind,
+        actor=actor,
+        at=workflow.now(),
+        data=data or {},
     )
+    await write(case, event, Storage.append_event, f"记录事件 {kind.value}")
 
 
 def show(case: CaseFile) -> None:

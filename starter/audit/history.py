@@ -32,6 +32,13 @@ RECORDING: dict[str, Callable[[dict[str, Any]], str]] = {
     "register_case": lambda a: "application.received",
     "archive_case": lambda a: "case.archived",
 }
+# Local activities of a lean case whose marker's result names the case_events keys written:
+# a marker keeps a local activity's result, not its input.
+LOCAL_RECORDING: dict[str, Callable[[Any], list[str]]] = {
+    "record_transition": lambda keys: list(keys),
+    "register_case": lambda answer: [] if answer.get("taken") else ["application.received"],
+}
+LOCAL_ACTIVITY_MARKER = "core_local_activity"
 WFT_ENDS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
@@ -156,7 +163,26 @@ async def recorded(
             continue  # the number belonged to another case: this run wrote nothing
         [argument] = await converter.decode(list(scheduled.input.payloads))
         (keys if completion is not None else pending).add(key_of(argument))
+    keys |= await recorded_locally(events, converter)
     return keys, pending - keys
+
+
+async def recorded_locally(events: list[HistoryEvent], converter: DataConverter) -> set[str]:
+    """The case_events keys a lean case's local activities wrote, from their markers."""
+    keys: set[str] = set()
+    for event in events:
+        if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+            continue
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name != LOCAL_ACTIVITY_MARKER or marker.HasField("failure"):
+            continue
+        data = json.loads(marker.details["data"].payloads[0].data)  # written by the SDK's core
+        key_of = LOCAL_RECORDING.get(data.get("activity_type", ""))
+        if key_of is None or "result" not in marker.details:
+            continue
+        [result] = await converter.decode(list(marker.details["result"].payloads))
+        keys.update(key_of(result))
+    return keys
 
 
 async def taken(completion: HistoryEvent | None, converter: DataConverter) -> bool:

@@ -202,11 +202,12 @@ async def test_a_booking_sent_with_attendance_never_rebooks_a_held_appraisal(
             event_id=new_id("s"), actor="W0101", at=china(2026, 10, 20, 9), place="鉴定大厅"
         )
         # The attendance is accepted first; the booking sent meanwhile is checked again once
-        # the attendance was applied, and refused.
+        # the attendance was applied and the case moved on to the conclusion, and refused.
         attending = await case.handle.start_update(
             AppraisalCase.record_attendance, attended, wait_for_stage=WorkflowUpdateStage.ACCEPTED
         )
-        assert "已录入到场情况" in await refused(case, AppraisalCase.schedule_appraisal, later)
+        refusal = await refused(case, AppraisalCase.schedule_appraisal, later)
+        assert "组织鉴定阶段" in refusal and "stage conclusion" in refusal
         assert "attended" in cast(str, await attending.result())
         events = [
             r["kind"]

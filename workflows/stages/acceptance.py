@@ -10,7 +10,16 @@ from temporalio.exceptions import ApplicationError
 
 from workflows import clocks, patches, rules
 from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, notify, record_event, show
+from workflows.records import (
+    ACTIVITY_OPTIONS,
+    close,
+    enter_stage,
+    notify,
+    record_event,
+    record_milestone,
+    short,
+    show,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import Policies
@@ -35,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
 async def run(case: CaseFile) -> None:
     app = case.application
     # Captured once, here: the history keeps this policy for the life of the case.
-    case.policy = policy = await workflow.execute_activity_method(
+    load = workflow.execute_local_activity_method if case.lean else workflow.execute_activity_method
+    case.policy = policy = await load(
         Policies.load_policy, summary="读取期限政策 (deadline policy)", **ACTIVITY_OPTIONS
     )
     async with case.lock:  # events wait until the case is registered and decided on
@@ -80,7 +90,8 @@ async def register(case: CaseFile) -> None:
     """Bind the case number to this run; a number another case holds fails this run at once,
     before anything of the other case is touched."""
     app = case.application
-    registration = await workflow.execute_activity_method(
+    registration = await short(
+        case,
         Storage.register_case,
         CaseRegistration(
             case_id=case.case_id,
@@ -94,8 +105,7 @@ async def register(case: CaseFile) -> None:
             injury_key=app.injury.occurred_on.isoformat(),
             first_run_id=workflow.info().first_execution_run_id,
         ),
-        summary="登记案件 (register the case number)",
-        **ACTIVITY_OPTIONS,
+        "登记案件 (register the case number)",
     )
     if registration.taken is not None:
         raise number_taken(registration.taken)
@@ -141,7 +151,7 @@ async def eligibility_problem(case: CaseFile) -> str | None:
                 prior = prior.model_copy(update={"received_on": delivered})
     if app.case_type is CaseType.re_appraisal and prior and prior.received_on:
         window = await clocks.due(
-            prior.received_on, policy.re_appraisal_window_days, DayUnit.calendar_days
+            case, prior.received_on, policy.re_appraisal_window_days, DayUnit.calendar_days
         )
         # Time in transit is not counted: a mailed application is in time when posted in time.
         return rules.re_appraisal_problem(
@@ -166,7 +176,8 @@ async def recorded_prior(case: CaseFile) -> PriorRecord | None:
     and an event saying what the check found (no personal data)."""
     prior = case.application.prior_conclusion
     assert prior is not None
-    record: PriorRecord | None = await workflow.execute_activity_method(
+    record: PriorRecord | None = await short(
+        case,
         PriorConclusions.find_prior_conclusion,
         PriorQuery(
             case_id=case.case_id,
@@ -174,8 +185,7 @@ async def recorded_prior(case: CaseFile) -> PriorRecord | None:
             prior_case_id=prior.case_id,
             citizen_id=case.application.worker.citizen_id,
         ),
-        summary=f"核对原鉴定结论 {prior.case_id} (the prior conclusion as recorded)",
-        **ACTIVITY_OPTIONS,
+        f"核对原鉴定结论 {prior.case_id} (the prior conclusion as recorded)",
     )
     found = (
         record.model_dump(mode="json", exclude={"closed_reason"})
@@ -199,23 +209,22 @@ async def accept(case: CaseFile, complete_on: date) -> None:
     """立申立受: complete → accepted; the conclusion clock runs from `complete_on`."""
     assert case.policy is not None
     case.complete_on = complete_on
-    await workflow.execute_activity_method(
-        Storage.record_milestone,
+    await record_milestone(
+        case,
         Milestone(
             case_id=case.case_id,
             stage=Stage.acceptance,
             name="application_complete",
             at=workflow.now(),
         ),
-        summary="材料齐全 (application complete)",
-        **ACTIVITY_OPTIONS,
+        "材料齐全 (application complete)",
     )
     policy = case.policy
-    limit = await clocks.due(complete_on, policy.conclusion_days, DayUnit.calendar_days)
+    limit = await clocks.due(case, complete_on, policy.conclusion_days, DayUnit.calendar_days)
     dues = {ClockName.conclusion: limit}
     if case.green:
         dues[ClockName.green_conclusion] = await clocks.due(
-            complete_on, policy.green_channel.conclusion_days, DayUnit.calendar_days
+            case, complete_on, policy.green_channel.conclusion_days, DayUnit.calendar_days
         )
     case.conclusion_due = {name: due.due for name, due in dues.items()}
     for name in case.conclusion_due:
@@ -244,7 +253,7 @@ async def move_conclusion_clocks(case: CaseFile) -> None:
             continue
         if case.lean or workflow.patched(patches.RECOUNTED_MOVES):
             days = lengths[name] + case.shift_days
-            moved = await clocks.due(case.complete_on, days, DayUnit.calendar_days)
+            moved = await clocks.due(case, case.complete_on, days, DayUnit.calendar_days)
             clocks.start_clock(case, name, moved)
         else:  # cases that moved a clock before the recount: the old arithmetic, replayed
             extra = case.shift_days + (case.extension_days if name is ClockName.conclusion else 0)
@@ -255,7 +264,7 @@ async def supplement(case: CaseFile) -> None:
     """One notice listing everything missing within the notice clock, then the wait."""
     assert case.policy is not None
     notice_due = await clocks.due(
-        case.receipt_date, case.policy.supplement_notice(case.green), DayUnit.working_days
+        case, case.receipt_date, case.policy.supplement_notice(case.green), DayUnit.working_days
     )
     clocks.start_clock(case, ClockName.supplement_notice, notice_due)
     await clocks.watch(case, ClockName.supplement_notice, lambda: case.notice is not None)
@@ -296,7 +305,9 @@ def check_notice(case: CaseFile, notice: SupplementNotice) -> None:
 async def issue_notice(case: CaseFile, notice: SupplementNotice) -> str:
     assert case.policy is not None
     issued_on = today()
-    wait = await clocks.due(issued_on, case.policy.supplement_wait_days, DayUnit.calendar_days)
+    wait = await clocks.due(
+        case, issued_on, case.policy.supplement_wait_days, DayUnit.calendar_days
+    )
     items = [item.model_dump(mode="json") for item in notice.items]
     await record_event(
         case,

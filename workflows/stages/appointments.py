@@ -10,7 +10,7 @@ from temporalio.exceptions import ActivityError
 
 from workflows.case_file import CaseFile
 from workflows.gate import refusal
-from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.records import moved_on, notify, record_event, short, show
 from workflows.stages import panel
 from workflows.stages.acceptance import move_conclusion_clocks
 
@@ -38,7 +38,8 @@ async def book(
 async def _book(
     case: CaseFile, choice: ScheduleAppraisal | None, lead: int, earliest_after: int
 ) -> Appointment | None:
-    return await workflow.execute_activity_method(
+    return await short(
+        case,
         Sessions.book_appointment,
         AppointmentRequest(
             case_id=case.case_id,
@@ -51,8 +52,7 @@ async def _book(
             at=choice.at if choice else None,
             place=choice.place if choice else None,
         ),
-        summary=f"预约鉴定 (booking {case.appointment_attempt + 1})",
-        **ACTIVITY_OPTIONS,
+        f"预约鉴定 (booking {case.appointment_attempt + 1})",
     )
 
 
@@ -215,4 +215,5 @@ async def record_attendance(case: CaseFile, record: AttendanceRecord) -> str:
         return "no-show with good reason recorded: reschedule the appraisal"
     case.attendance = record
     show(case)
+    await moved_on(case, Stage.organizing)  # to the conclusion, or closed by a no-show
     return f"attendance recorded: {record.status.value}"

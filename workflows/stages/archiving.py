@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from workflows.case_file import CaseFile
-from workflows.records import enter_stage, show
+from workflows.records import enter_stage, show, written
 from workflows.stages import dispute
 
 with workflow.unsafe.imports_passed_through():
@@ -45,6 +45,7 @@ async def run(case: CaseFile) -> None:
                 "retention_years": case.policy.archive_retention_years if case.policy else None,
             }
         )
+    await written(case)  # the package holds every event the case journaled
     receipt = await workflow.execute_activity_method(
         Archive.archive_case,
         request,

@@ -21,12 +21,12 @@ from temporalio.exceptions import ActivityError
 from workflows import clocks
 from workflows.case_file import CaseFile
 from workflows.records import (
-    ACTIVITY_OPTIONS,
     enter_stage,
     notify,
     queue_notice,
     record_event,
     show,
+    write,
 )
 from workflows.stages.acceptance import move_conclusion_clocks
 from workflows.stages.opinions import LAYERS, expect_panel_at_work
@@ -63,7 +63,7 @@ async def run(case: CaseFile) -> None:
     await enter_stage(case, Stage.conclusion)
     assert case.policy is not None and case.site_done_on is not None
     promise = await clocks.due(
-        case.site_done_on, case.policy.site_promise(case.green), DayUnit.calendar_days
+        case, case.site_done_on, case.policy.site_promise(case.green), DayUnit.calendar_days
     )
     clocks.start_clock(case, ClockName.site_promise, promise)
     clocks.watch_in_background(case, ClockName.site_promise, lambda: case.decided)
@@ -170,8 +170,8 @@ async def record_conclusion(
     """The letter on the case, the conclusion on the case row, the agency's copy queued."""
     case.conclusion_document = document.document_id
     case.conclusion_sha256 = document.sha256  # the file a re-appraisal referral points to
-    await workflow.execute_activity_method(
-        Storage.record_conclusion,
+    await write(
+        case,
         ConclusionRecord(
             case_id=case.case_id,
             stage=Stage.conclusion,
@@ -180,8 +180,8 @@ async def record_conclusion(
             issued_at=issued_at,
             issued_by=decision.actor,
         ),
-        summary="记录结论 (conclusion on the case record)",
-        **ACTIVITY_OPTIONS,
+        Storage.record_conclusion,
+        "记录结论 (conclusion on the case record)",
     )
     await queue_benefits_copy(case, decision.outcome, document)
 

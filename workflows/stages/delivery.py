@@ -14,7 +14,7 @@ from temporalio import workflow
 
 from workflows import clocks
 from workflows.case_file import CaseFile, address_key
-from workflows.records import enter_stage, log, record_event, send_notice, show
+from workflows.records import enter_stage, log, moved_on, record_event, send_notice, show
 from workflows.stages import letters, notice
 from workflows.stages.post import check_postal as check_postal  # the gate's rule, shared
 from workflows.stages.post import post_letter, record_postal
@@ -94,7 +94,12 @@ def apply_postal(case: CaseFile, event: PostalEvent) -> bool:
 
 async def on_postal_event(case: CaseFile, event: PostalEvent) -> str:
     if case.full_delivery:
-        return await letters.on_postal_event(case, event)
+        answer = await letters.on_postal_event(case, event)
+        if len(case.deliveries) == len(Recipient) and all(
+            track.delivered_on is not None for track in case.deliveries.values()
+        ):  # the last letter delivered: answered once the dispute window opened
+            await moved_on(case, Stage.delivery)
+        return answer
     if not apply_postal(case, event):
         # The tracking event may overtake the activity that sent the letter: keep it.
         case.early_postal.append(event)
@@ -146,7 +151,9 @@ async def post_letters(case: CaseFile) -> None:
 async def start_delivery_clock(case: CaseFile) -> None:
     """Delivered = signed for on the EMS receipt, within 15 days of the conclusion."""
     assert case.policy is not None and case.concluded_on is not None
-    limit = await clocks.due(case.concluded_on, case.policy.delivery_days, DayUnit.calendar_days)
+    limit = await clocks.due(
+        case, case.concluded_on, case.policy.delivery_days, DayUnit.calendar_days
+    )
     clocks.start_clock(case, ClockName.delivery, limit)
 
 

@@ -25,7 +25,7 @@ def check_examination(case: CaseFile, order: ExaminationOrder) -> None:
 
 async def commission_examination(case: CaseFile, order: ExaminationOrder) -> str:
     assert case.policy is not None
-    wait = await clocks.due(today(), case.policy.examination_wait_days, DayUnit.calendar_days)
+    wait = await clocks.due(case, today(), case.policy.examination_wait_days, DayUnit.calendar_days)
     details = {
         "hospital": order.hospital,
         "items": order.items,

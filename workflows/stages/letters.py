@@ -237,7 +237,7 @@ async def open_window(case: CaseFile, recipient: Recipient) -> None:
     track = case.deliveries[recipient]
     assert track.delivered_on is not None
     window = await clocks.due(
-        track.delivered_on, case.policy.dispute_window_days, DayUnit.calendar_days
+        case, track.delivered_on, case.policy.dispute_window_days, DayUnit.calendar_days
     )
     track.window_end = window.due
     clocks.start_clock(case, WINDOW_CLOCKS[recipient], window, remind=False)

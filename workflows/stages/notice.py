@@ -30,7 +30,7 @@ async def public_notice(case: CaseFile, recipient: Recipient, track: Delivery) -
     """公告送达: publish, then deemed delivered when the notice period has run."""
     assert case.policy is not None and case.concluded_on and case.conclusion_document
     published_at = workflow.now()
-    deemed = await clocks.due(today(), case.policy.public_notice_days, DayUnit.calendar_days)
+    deemed = await clocks.due(case, today(), case.policy.public_notice_days, DayUnit.calendar_days)
     app = case.application
     notice = await workflow.execute_activity_method(
         PublicNotices.publish_notice,

@@ -8,11 +8,10 @@ from temporalio import workflow
 
 from workflows import clocks
 from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, close, enter_stage, record_event
+from workflows.records import close, enter_stage, record_event, record_milestone
 from workflows.stages import appointments, panel
 
 with workflow.unsafe.imports_passed_through():
-    from activities.storage import Storage
     from schemas.clock import CHINA_TZ, today
     from schemas.events import Attendance, PanelRedraw
     from schemas.steps import Appointment, Milestone, Stage
@@ -89,8 +88,8 @@ async def wait_for_attendance(case: CaseFile) -> None:
         reason = "当次鉴定终止: 无正当理由未到场 (no-show without good reason)"
         return await close(case, CloseReason.terminated, reason)
     case.site_done_on = today()
-    await workflow.execute_activity_method(
-        Storage.record_milestone,
+    await record_milestone(
+        case,
         Milestone(
             case_id=case.case_id,
             stage=Stage.organizing,
@@ -98,6 +97,5 @@ async def wait_for_attendance(case: CaseFile) -> None:
             at=workflow.now(),
             actor=record.actor,
         ),
-        summary="现场鉴定完成 (site appraisal done)",
-        **ACTIVITY_OPTIONS,
+        "现场鉴定完成 (site appraisal done)",
     )

@@ -19,7 +19,7 @@ from temporalio import workflow
 
 from workflows.actors import refuse_conflicted
 from workflows.case_file import CaseFile
-from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
+from workflows.records import ACTIVITY_OPTIONS, notify, record_event, short, show
 
 with workflow.unsafe.imports_passed_through():
     from activities.experts import Experts
@@ -64,7 +64,8 @@ async def draw(case: CaseFile, cause: str = "redraw", on: date | None = None) ->
     # The seed comes from the workflow's deterministic random and is stored with the draw,
     # so auditors can redo it from the stored pool snapshot.
     seed = workflow.random().randint(1, 2**31 - 1)
-    panel = await workflow.execute_activity_method(
+    panel = await short(
+        case,
         Experts.draw_panel,
         PanelDrawRequest(
             case_id=case.case_id,
@@ -82,8 +83,7 @@ async def draw(case: CaseFile, cause: str = "redraw", on: date | None = None) ->
             recused=case.recusals,
             senior_only=case.jining_rules,
         ),
-        summary=f"抽取专家 (draw {case.draw_attempt}, {panel_size(case)} experts)",
-        **ACTIVITY_OPTIONS,
+        f"抽取专家 (draw {case.draw_attempt}, {panel_size(case)} experts)",
     )
     summary: dict[str, object] = {
         "attempt": panel.attempt,
