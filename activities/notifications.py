@@ -9,6 +9,7 @@ and the sender gets the outbox key to pass on as the provider's idempotency key.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any, Protocol
 
@@ -166,6 +167,8 @@ class Dispatcher:
                     "outbox dispatcher waiting for the database", error=type(failure).__name__
                 )
                 await self._pause(stop)
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self.send_pending()  # what the last steps queued goes before the worker stops
 
     async def _pause(self, stop: asyncio.Event) -> None:
         """Until a notification, `stop`, or the next sweep."""

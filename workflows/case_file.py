@@ -112,6 +112,7 @@ class CaseFile:
     journal: list[CaseWrite] = field(default_factory=list)
     journaled: int = 0
     committed: int = 0
+    local_activities: int = 0  # running now: the search attributes wait for them
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

@@ -84,8 +84,18 @@ async def short(
 ) -> R:
     """A short read or write (PostgreSQL, calendar, roster): a local activity of a lean case,
     its result one marker in the workflow task that asked; an activity of its own before."""
-    run = workflow.execute_local_activity_method if case.lean else workflow.execute_activity_method
-    result: R = await run(activity, arg, summary=summary, **ACTIVITY_OPTIONS)
+    if not case.lean:
+        result: R = await workflow.execute_activity_method(
+            activity, arg, summary=summary, **ACTIVITY_OPTIONS
+        )
+        return result
+    case.local_activities += 1
+    try:
+        result = await workflow.execute_local_activity_method(
+            activity, arg, summary=summary, **ACTIVITY_OPTIONS
+        )
+    finally:
+        case.local_activities -= 1
     return result
 
 
@@ -108,11 +118,11 @@ async def keep_written(case: CaseFile) -> None:
         await workflow.wait_condition(lambda: case.registered and bool(case.journal))
         await asyncio.sleep(0)  # last in line: the task's other changes join the batch
         writes = list(case.journal)
-        await workflow.execute_local_activity_method(
+        await short(
+            case,
             Storage.record_transition,
             Transition(case_id=case.case_id, stage=case.stage, writes=writes),
-            summary=f"记录 {len(writes)} 项 (" + ", ".join(w.write for w in writes) + ")",
-            **ACTIVITY_OPTIONS,
+            f"记录 {len(writes)} 项 (" + ", ".join(w.write for w in writes) + ")",
         )
         del case.journal[: len(writes)]
         case.committed += len(writes)
@@ -217,9 +227,10 @@ def show(case: CaseFile) -> None:
 
 async def keep_shown(case: CaseFile) -> None:
     """Runs beside the case: a wait condition is looked at once everything else in the
-    workflow task has run, so all of a task's changes go out in one upsert."""
+    workflow task has run, so all of a task's changes go out in one upsert. A lean case's
+    workflow task runs on while its local activities answer: it waits for them too."""
     while True:
-        await workflow.wait_condition(lambda: case.unshown)
+        await workflow.wait_condition(lambda: case.unshown and not case.local_activities)
         await asyncio.sleep(0)  # last in line: coroutines woken with this one change first
         upsert_changed(case)
 
