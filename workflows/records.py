@@ -115,7 +115,9 @@ async def keep_written(case: CaseFile) -> None:
     """Runs beside a lean case: once it is registered (a run that finds its number taken
     writes nothing), each workflow task's journal goes to PostgreSQL in one transaction."""
     while True:
-        await workflow.wait_condition(lambda: case.registered and bool(case.journal))
+        await workflow.wait_condition(
+            lambda: case.registered and bool(case.journal) and not case.local_activities
+        )  # after the task's other local activities: what they lead to joins the batch
         await asyncio.sleep(0)  # last in line: the task's other changes join the batch
         writes = list(case.journal)
         await short(
