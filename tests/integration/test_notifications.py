@@ -119,7 +119,7 @@ async def test_a_step_is_written_in_one_transaction_once(db_pool: asyncpg.Pool) 
                   (SELECT stage FROM cases WHERE case_id = $1) AS stage""",
         case_id,
     )
-    assert tuple(counts) == (3, 1, "organizing")  # application.received + the two
+    assert counts is not None and tuple(counts) == (3, 1, "organizing")  # application.received + the two
 
     # A write that fails takes the whole step back: nothing of it stays.
     broken = step.model_copy(
