@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import Dispatcher, MessageRef, Notifications, Outgoing
 from activities.storage import Storage
+from infra import db
 from schemas.application import AppraisalMode, CaseType, Jurisdiction
 from schemas.steps import (
     CaseRegistration,
@@ -30,6 +33,24 @@ class CountingSender:
     async def send(self, message: Outgoing) -> str:
         self.sent.append(message)
         return f"sms-{len(self.sent)}"
+
+
+@pytest.fixture
+async def lone_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A database of its own: no other dispatcher (the integration stack's worker runs one on
+    the suite's database) takes the messages these tests follow."""
+    name = f"appraisal_lone_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = db.with_database(database_url, name)
+    await db.migrate(dsn)
+    pool = await db.create_pool(dsn)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def registered(db_pool: asyncpg.Pool) -> str:
@@ -119,7 +140,11 @@ async def test_a_step_is_written_in_one_transaction_once(db_pool: asyncpg.Pool) 
                   (SELECT stage FROM cases WHERE case_id = $1) AS stage""",
         case_id,
     )
-    assert counts is not None and tuple(counts) == (3, 1, "organizing")  # application.received + the two
+    assert counts is not None and tuple(counts) == (
+        3,
+        1,
+        "organizing",
+    )  # application.received + the two
 
     # A write that fails takes the whole step back: nothing of it stays.
     broken = step.model_copy(
@@ -139,7 +164,8 @@ async def test_a_step_is_written_in_one_transaction_once(db_pool: asyncpg.Pool) 
     assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE case_id = $1", case_id) == 1
 
 
-async def test_dispatchers_side_by_side_send_each_message_once(db_pool: asyncpg.Pool) -> None:
+async def test_dispatchers_side_by_side_send_each_message_once(lone_pool: asyncpg.Pool) -> None:
+    db_pool = lone_pool
     case_id = await registered(db_pool)
     queue = Notifications(db_pool)
     env = ActivityEnvironment()
@@ -147,7 +173,6 @@ async def test_dispatchers_side_by_side_send_each_message_once(db_pool: asyncpg.
         await env.run(queue.queue_message, message(case_id, f"notice:{n}"))
     senders = [CountingSender(), CountingSender(), CountingSender()]
     await asyncio.gather(*(Dispatcher(db_pool, s).send_pending(batch=4) for s in senders))
-    await Dispatcher(db_pool, CountingSender()).send_pending(wait=True)  # any left
     sent = [m.key for s in senders for m in s.sent if m.case_id == case_id]
     assert sorted(sent) == sorted(f"notice:{n}" for n in range(30))  # each once
     unsent = await db_pool.fetchval(
@@ -173,12 +198,12 @@ class FailingOnce(CountingSender):
 
 
 async def test_the_dispatcher_wakes_on_a_queued_step_and_keeps_a_failed_send(
-    db_pool: asyncpg.Pool,
+    lone_pool: asyncpg.Pool,
 ) -> None:
     """No sweep within the test: only the NOTIFY of a step's transaction wakes it. A send
     that fails stays queued and goes at the next pass, not lost and not twice."""
+    db_pool = lone_pool
     case_id = await registered(db_pool)
-    await Dispatcher(db_pool).send_pending(wait=True)  # what other tests left
     sender = FailingOnce()
     stop = asyncio.Event()
     running = asyncio.create_task(Dispatcher(db_pool, sender, sweep=3600).run(stop))
