@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import Archive
-from activities.documents import Documents, letter_processes
+from activities.documents import Documents, LetterProcesses
 from activities.experts import Experts
 from activities.notices import PublicNotices
 from activities.notifications import Dispatcher, Notifications
@@ -87,7 +87,7 @@ def build_workers(
     renderer: Executor | None = None,
 ) -> list[Worker]:
     """The workers of the queues `config.worker_queues` names. `renderer`: where letters render
-    (letter_processes() in production; None: a thread of this process)."""
+    (LetterProcesses in production; None: a thread of this process)."""
     workers = []
     if config.worker_queues in ("all", "cases"):
         workers.append(
@@ -154,7 +154,7 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     # Letters render in processes of their own (fonts parsed once in each), so a render never
     # holds this interpreter; an older case's letter, on the case queue, renders there too.
-    renderer = letter_processes(config.letter_processes)
+    renderer = LetterProcesses(config.letter_processes)
     try:
         async with (
             httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,

@@ -17,8 +17,10 @@ import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor as Renderer
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
+from typing import TypeVar
 
 import asyncpg
 from fontTools.ttLib import TTFont
@@ -39,6 +41,7 @@ from schemas.documents import CONCLUSION_LETTER, ConclusionLetter, DocumentRef
 from schemas.outcome import INJURY_VERDICTS, Verdict
 
 log = get_logger(__name__)
+T = TypeVar("T")
 # Zen Hei carries bitmap strikes fontTools cannot subset; it drops them (outlines suffice)
 # and would otherwise warn on every letter.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
@@ -428,16 +431,38 @@ def warm_letter_fonts(fonts: LetterFonts | None = None) -> None:
         _blank((fonts or find_letter_fonts()).without_fallbacks())
 
 
-def letter_processes(processes: int, fonts: LetterFonts | None = None) -> ProcessPoolExecutor:
+class LetterProcesses(Renderer):
     """Processes that render letters, each with the fonts parsed once: a render holds their
     interpreter, never the worker's, whose workflow tasks go on meanwhile. Spawned, not forked:
-    the worker has threads (Temporal's core) a fork would copy in whatever state they are."""
-    return ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm_letter_fonts,
-        initargs=(fonts,),
-    )
+    the worker has threads (Temporal's core) a fork would copy in whatever state they are.
+    When one dies (killed, out of memory) its letter fails, retryably, and the next letter
+    gets fresh processes: a broken pool would refuse every letter after."""
+
+    def __init__(self, processes: int, fonts: LetterFonts | None = None) -> None:
+        self.processes, self.fonts = processes, fonts
+        self.lock = threading.Lock()
+        self.pool = self.start()
+
+    def start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm_letter_fonts,
+            initargs=(self.fonts,),
+        )
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        with self.lock:
+            try:
+                return self.pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                log.warning("a letter process died: starting new ones")
+                self.pool.shutdown(wait=False)
+                self.pool = self.start()
+                return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.pool.shutdown(wait, cancel_futures=cancel_futures)
 
 
 class Documents:
@@ -449,7 +474,7 @@ class Documents:
     ) -> None:
         self.pool = pool
         self.fonts = fonts  # None: looked up on each render, so an installed font is picked up
-        # Where letters render: letter_processes() in a worker; None: a thread of this process.
+        # Where letters render: LetterProcesses in a worker; None: a thread of this process.
         self.renderer = renderer
 
     @activity.defn(name="issue_conclusion_letter")

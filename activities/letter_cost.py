@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from activities.documents import letter_processes, render_conclusion_letter, warm_letter_fonts
+from activities.documents import LetterProcesses, render_conclusion_letter, warm_letter_fonts
 from infra.fonts import LetterFonts, find_letter_fonts
 from schemas.clock import CHINA_TZ
 from schemas.documents import ConclusionLetter
@@ -102,7 +102,7 @@ async def measure(letters: int = 4, fonts: LetterFonts | None = None) -> LetterC
     warm_letter_fonts(fonts)
     once = cpu_ms(lambda: render_conclusion_letter(one, fonts), letters)
     in_thread = await tick_lateness(None, fonts, letters)
-    with letter_processes(2, fonts) as pool:
+    with LetterProcesses(2, fonts) as pool:
         # Both processes started, fonts parsed, before anything is counted.
         await asyncio.gather(
             *(asyncio.wrap_future(pool.submit(warm_letter_fonts, fonts)) for _ in "ab")
