@@ -264,6 +264,9 @@ def _letter_pdf(number: str, fonts: LetterFonts, reuse_fonts: bool) -> _LetterPd
         parsed = blank.fonts[name]
         assert isinstance(font, TTFFont) and isinstance(parsed, TTFFont)
         font.ttfont = _own_font(parsed.ttfont, font)
+        # Output numbers the descriptor and points it at this letter's subset: letters
+        # rendered at once in threads of one process must not share it.
+        font.desc = copy.copy(parsed.desc)
     return pdf
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -406,3 +407,12 @@ def test_a_truetype_font_parsed_once_renders_as_freshly_parsed(
     once = [render_conclusion_letter(letter(worker_name=name), zen_hei) for name in "甲乙"]
     assert once[1] == render_conclusion_letter(letter(worker_name="乙"), zen_hei, reuse_fonts=False)
     assert base_fonts(once[0]) == {"WenQuanYiZenHei"}
+
+
+def test_letters_rendered_at_once_in_threads_are_as_rendered_one_by_one(font: LetterFonts) -> None:
+    # What the fonts' copies share must stay unwritten: letters of one, two and three pages
+    # number their PDF objects differently.
+    letters = [letter(), letter(findings="伤" * 200), letter(findings="伤" * 400)]
+    with ThreadPoolExecutor(len(letters)) as threads:
+        together = list(threads.map(lambda one: render_conclusion_letter(one, font), letters))
+    assert together == [render_conclusion_letter(one, font) for one in letters]
