@@ -1,13 +1,16 @@
-"""The worker: runs AppraisalCase workflows and their activities on task queue `appraisal`.
+"""The worker: runs AppraisalCase workflows and their activities on task queue `appraisal`,
+and new cases' conclusion letters on `appraisal-letters`, rendered in processes of their own.
 
 Start it with `python worker.py` (make run does). Any number can run side by side: Temporal
-hands each task to one of them."""
+hands each task to one of them. WORKER_QUEUES=cases or letters serves one queue only."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -16,7 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.archive import Archive
-from activities.documents import Documents
+from activities.documents import Documents, LetterProcesses
 from activities.experts import Experts
 from activities.notices import PublicNotices
 from activities.notifications import Dispatcher, Notifications
@@ -30,6 +33,7 @@ from infra import db, logs, seal
 from infra.process import run_and_exit
 from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
+from schemas.documents import letters_queue
 from workflows.case import AppraisalCase
 from workflows.referral import ProvincialReferral
 
@@ -37,7 +41,10 @@ log = logs.get_logger("worker")
 
 
 def activities(
-    pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    config: Settings,
+    renderer: Executor | None = None,
 ) -> list[Callable[..., Any]]:
     storage = Storage(pool, config.worker_ref_key)
     postal = PostalActivities(http, pool)
@@ -54,7 +61,8 @@ def activities(
         storage.append_event,
         storage.record_conclusion,
         storage.record_transition,
-        Documents(pool).issue_conclusion_letter,
+        # An older case's letter, on the case's queue (a new case's: on the letters queue).
+        Documents(pool, renderer=renderer).issue_conclusion_letter,
         Policies(config.policy_file).load_policy,
         Workdays(calendar).compute_due,
         experts.draw_panel,
@@ -71,16 +79,54 @@ def activities(
     ]
 
 
-def build_worker(
-    client: Client, pool: asyncpg.Pool, http: httpx.AsyncClient, config: Settings
-) -> Worker:
-    return Worker(
-        client,
-        task_queue=config.task_queue,
-        workflows=[AppraisalCase, ProvincialReferral],
-        activities=activities(pool, http, config),
-        interceptors=[CaseLogContext()],
-    )
+def build_workers(
+    client: Client,
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    config: Settings,
+    renderer: Executor | None = None,
+) -> list[Worker]:
+    """The workers of the queues `config.worker_queues` names. `renderer`: where letters render
+    (LetterProcesses in production; None: a thread of this process)."""
+    workers = []
+    if config.worker_queues in ("all", "cases"):
+        workers.append(
+            Worker(
+                client,
+                task_queue=config.task_queue,
+                workflows=[AppraisalCase, ProvincialReferral],
+                activities=activities(pool, http, config, renderer),
+                interceptors=[CaseLogContext()],
+            )
+        )
+    if config.worker_queues in ("all", "letters"):
+        workers.append(
+            Worker(
+                client,
+                task_queue=letters_queue(config.task_queue),
+                activities=[Documents(pool, renderer=renderer).issue_conclusion_letter],
+                interceptors=[CaseLogContext()],
+                # No more than render at once: other letters wait on the queue for any worker.
+                max_concurrent_activities=config.letter_processes,
+            )
+        )
+    return workers
+
+
+@asynccontextmanager
+async def run_workers(
+    client: Client,
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    config: Settings,
+    renderer: Executor | None = None,
+) -> AsyncIterator[list[Worker]]:
+    """Runs build_workers' workers until the block ends (then each finishes its tasks)."""
+    workers = build_workers(client, pool, http, config, renderer)
+    async with AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield workers
 
 
 async def main() -> None:
@@ -106,15 +152,23 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # Letters render in processes of their own (fonts parsed once in each), so a render never
+    # holds this interpreter; an older case's letter, on the case queue, renders there too.
+    renderer = LetterProcesses(config.letter_processes)
     try:
         async with (
             httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,
-            build_worker(client, pool, http, config),
+            run_workers(client, pool, http, config, renderer) as workers,
         ):
-            log.info("worker started", task_queue=config.task_queue)
-            await Dispatcher(pool).run(stop)  # the outbox, until told to stop
+            queues = [worker.task_queue for worker in workers]
+            log.info("worker started", task_queues=queues, letter_processes=config.letter_processes)
+            if config.worker_queues == "letters":
+                await stop.wait()  # the case workers send the outbox
+            else:
+                await Dispatcher(pool).run(stop)  # the outbox, until told to stop
             log.info("worker stopping: finishing tasks in hand")
     finally:
+        renderer.shutdown(cancel_futures=True)
         await pool.close()
 
 

@@ -8,13 +8,22 @@ returned as it is and never re-rendered."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import hashlib
 import logging
+import multiprocessing
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import Executor as Renderer
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
+from typing import TypeVar
 
 import asyncpg
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
@@ -32,6 +41,7 @@ from schemas.documents import CONCLUSION_LETTER, ConclusionLetter, DocumentRef
 from schemas.outcome import INJURY_VERDICTS, Verdict
 
 log = get_logger(__name__)
+T = TypeVar("T")
 # Zen Hei carries bitmap strikes fontTools cannot subset; it drops them (outlines suffice)
 # and would otherwise warn on every letter.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
@@ -202,14 +212,75 @@ class _LetterPdf(FPDF):
         return "\n".join(break_text(text, width - SLACK, lambda piece: measure(family, piece)))
 
 
-def render_conclusion_letter(letter: ConclusionLetter, fonts: LetterFonts) -> bytes:
-    """The letter as PDF bytes; the same letter and fonts give the same bytes.
+# Tables a letter's own copy of a font shares with the parsed one: costly to read (tens of
+# thousands of glyphs), and fontTools' subsetter replaces their contents instead of editing
+# them, so a shallow copy keeps the parsed font whole (a test renders twice and compares).
+SHARED_TABLES = ("cmap", "hmtx", "vmtx")
+_blanks: dict[LetterFonts, _LetterPdf] = {}
+_blanks_lock = threading.Lock()
 
-    The fallback fonts are large (HanaMin: 50 MB, about a second to load on each render): only
-    a letter with a character the main fonts lack is rendered again with them."""
-    content, missing = _render(letter, fonts.without_fallbacks())
+
+def _blank(fonts: LetterFonts) -> _LetterPdf:
+    """A letter with no page yet and the fonts added: each font parsed once per process."""
+    with _blanks_lock:
+        blank = _blanks.get(fonts)
+        if blank is None:
+            blank = _blanks[fonts] = _LetterPdf("", fonts)
+            for font in blank.fonts.values():
+                assert isinstance(font, TTFFont)
+                for tag in SHARED_TABLES:
+                    if tag in font.ttfont:
+                        table = font.ttfont[tag]  # read now: letters only read it
+                        if tag == "cmap":
+                            table.ensureDecompiled()
+        return blank
+
+
+def _own_font(parsed: TTFont, font: TTFFont) -> TTFont:
+    """A font of the letter's own to subset (fpdf2's output subsets the font it is given, in
+    place): opened lazily, as fpdf2 opens it, with the parsed font's costly tables."""
+    own = TTFont(
+        font.ttffile, recalcTimestamp=False, fontNumber=font.collection_font_number, lazy=True
+    )
+    own.recalcBBoxes = False  # as in _LetterPdf.add_face
+    for tag in SHARED_TABLES:
+        if tag in parsed:
+            table = copy.copy(parsed[tag])
+            if tag == "cmap":
+                table.tables = [copy.copy(subtable) for subtable in table.tables]
+            own[tag] = table
+    return own
+
+
+def _letter_pdf(number: str, fonts: LetterFonts, reuse_fonts: bool) -> _LetterPdf:
+    if not reuse_fonts:
+        return _LetterPdf(number, fonts)
+    blank = _blank(fonts)
+    # fpdf2's TTFFont.__deepcopy__ shares the parsed font (cmap, widths, glyph ids) between
+    # copies: what FPDFRecorder relies on.
+    pdf = copy.deepcopy(blank)
+    pdf.number = number
+    for name, font in pdf.fonts.items():
+        parsed = blank.fonts[name]
+        assert isinstance(font, TTFFont) and isinstance(parsed, TTFFont)
+        font.ttfont = _own_font(parsed.ttfont, font)
+        # Output numbers the descriptor and points it at this letter's subset: letters
+        # rendered at once in threads of one process must not share it.
+        font.desc = copy.copy(parsed.desc)
+    return pdf
+
+
+def render_conclusion_letter(
+    letter: ConclusionLetter, fonts: LetterFonts, *, reuse_fonts: bool = True
+) -> bytes:
+    """The letter as PDF bytes; the same letter and fonts give the same bytes, whether the
+    fonts are parsed for this letter (`reuse_fonts=False`) or were parsed once in this process.
+
+    The fallback fonts are large (HanaMin: 50 MB, about a second to parse): only a letter with
+    a character the main fonts lack is rendered again with them."""
+    content, missing = _render(letter, fonts.without_fallbacks(), reuse_fonts)
     if fonts.fallbacks and missing:
-        content, missing = _render(letter, fonts)
+        content, missing = _render(letter, fonts, reuse_fonts)
     if missing:
         # Code points only: the characters may come from a name.
         points = ", ".join(f"U+{c:04X}" for c in sorted(set(missing)))
@@ -221,7 +292,9 @@ def render_conclusion_letter(letter: ConclusionLetter, fonts: LetterFonts) -> by
     return content
 
 
-def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[int]]:
+def _render(
+    letter: ConclusionLetter, fonts: LetterFonts, reuse_fonts: bool
+) -> tuple[bytes, list[int]]:
     """The PDF, and the code points no font could draw."""
     committee = letter.committee or committee_name()
     issued = letter.issued_at.astimezone(CHINA_TZ).date()
@@ -229,7 +302,7 @@ def _render(letter: ConclusionLetter, fonts: LetterFonts) -> tuple[bytes, list[i
     injury = not illness
     province = letter.provincial_committee or provincial_committee_name()
     issuers = [province, committee] if letter.with_province else [committee]
-    pdf = _LetterPdf(letter.case_id, fonts)
+    pdf = _letter_pdf(letter.case_id, fonts, reuse_fonts)
     pdf.set_creation_date(letter.issued_at)
     pdf.set_title(f"劳动能力鉴定结论书 {letter.case_id}")  # no personal data in metadata
     pdf.set_author(committee)
@@ -354,10 +427,58 @@ async def list_documents(conn: Executor, case_id: str) -> list[DocumentRef]:
     return [_ref(r) for r in rows]
 
 
+def warm_letter_fonts(fonts: LetterFonts | None = None) -> None:
+    """Parse the main fonts now (a letter process's initializer), not for the first letter."""
+    # Missing: each letter says so, retryable, until the font is installed.
+    with contextlib.suppress(FontMissing):
+        _blank((fonts or find_letter_fonts()).without_fallbacks())
+
+
+class LetterProcesses(Renderer):
+    """Processes that render letters, each with the fonts parsed once: a render holds their
+    interpreter, never the worker's, whose workflow tasks go on meanwhile. Spawned, not forked:
+    the worker has threads (Temporal's core) a fork would copy in whatever state they are.
+    When one dies (killed, out of memory) its letter fails, retryably, and the next letter
+    gets fresh processes: a broken pool would refuse every letter after."""
+
+    def __init__(self, processes: int, fonts: LetterFonts | None = None) -> None:
+        self.processes, self.fonts = processes, fonts
+        self.lock = threading.Lock()
+        self.pool = self.start()
+
+    def start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=warm_letter_fonts,
+            initargs=(self.fonts,),
+        )
+
+    def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
+        with self.lock:
+            try:
+                return self.pool.submit(fn, *args, **kwargs)
+            except BrokenProcessPool:
+                log.warning("a letter process died: starting new ones")
+                self.pool.shutdown(wait=False)
+                self.pool = self.start()
+                return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
 class Documents:
-    def __init__(self, pool: asyncpg.Pool, fonts: LetterFonts | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        fonts: LetterFonts | None = None,
+        renderer: Renderer | None = None,
+    ) -> None:
         self.pool = pool
         self.fonts = fonts  # None: looked up on each render, so an installed font is picked up
+        # Where letters render: LetterProcesses in a worker; None: a thread of this process.
+        self.renderer = renderer
 
     @activity.defn(name="issue_conclusion_letter")
     async def issue_conclusion_letter(self, letter: ConclusionLetter) -> DocumentRef:
@@ -382,7 +503,9 @@ class Documents:
         try:
             fonts = self.fonts or find_letter_fonts()
             # CPU-bound (font subsetting): off the event loop.
-            content = await asyncio.to_thread(render_conclusion_letter, letter, fonts)
+            content = await asyncio.get_running_loop().run_in_executor(
+                self.renderer, render_conclusion_letter, letter, fonts
+            )
         except FontMissing as missing:
             # Retryable: an operator installs the font and the case goes on, nothing lost.
             raise ApplicationError(str(missing), type="FontMissing") from missing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     # "default:writer"), from the identity provider; sent as the gRPC bearer token.
     temporal_api_key: str | None = Field(default=None, repr=False)
     task_queue: str = "appraisal"
+    # What a worker process serves: `all` (the case queue and its letters queue, `<task
+    # queue>-letters`), `cases` or `letters` (to run letters workers apart and scale them).
+    worker_queues: Literal["all", "cases", "letters"] = "all"
+    letter_processes: int = Field(default=2, ge=1)  # per worker: letters rendering at once
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"
     )

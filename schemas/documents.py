@@ -14,6 +14,13 @@ from schemas.steps import CaseStep, Stage
 CONCLUSION_LETTER = "conclusion-letter"  # the `kind` of a conclusion letter
 
 
+def letters_queue(task_queue: str) -> str:
+    """The task queue of a new case's conclusion letter, beside the case's own: rendering is
+    CPU-heavy, so letters workers serve it and scale apart from the case workers. Derived from
+    the case's queue (workflow code reads no configuration)."""
+    return f"{task_queue}-letters"
+
+
 class ConclusionLetter(CaseStep):
     """Everything the letter shows, fixed by the workflow, so a retry renders the same bytes.
 

@@ -30,7 +30,7 @@ from infra import db, seal
 from infra.settings import ROOT, Settings
 from infra.temporal import data_converter
 from schemas.clock import CHINA_TZ
-from worker import build_worker
+from worker import run_workers
 from workflows import search_attributes as sa
 
 pytest_plugins = ["tests.postal_fixtures", "tests.gateway_fixtures"]
@@ -157,7 +157,7 @@ async def case_worker(
     stop = asyncio.Event()
     async with (
         httpx.AsyncClient(base_url=config.postal_url, timeout=20) as http,
-        build_worker(env.client, db_pool, http, config),
+        run_workers(env.client, db_pool, http, config),
     ):
         dispatching = asyncio.create_task(Dispatcher(db_pool).run(stop))
         try:

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +19,15 @@ import structlog
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.documents import Documents, fetch_document
+from activities import documents
+from activities.documents import (
+    Documents,
+    LetterProcesses,
+    fetch_document,
+    render_conclusion_letter,
+)
 from activities.storage import Storage
+from infra.fonts import find_letter_fonts
 from schemas.application import AppraisalMode, CaseType, Jurisdiction
 from schemas.documents import ConclusionLetter, DocumentRef
 from schemas.steps import CaseRegistration, Stage
@@ -105,6 +113,31 @@ async def test_the_letter_is_stored_once_with_its_sha256(db_pool: asyncpg.Pool) 
     assert line["sha256"] == ref.sha256 and line["size"] == ref.size
     assert line["case_id"] == case_id and line["stage"] == "conclusion"
     assert not any(conclusion.worker_name in str(e) or citizen_id in str(e) for e in logs)
+
+
+async def test_a_letter_rendered_in_a_letter_process_is_the_one_rendered_here(
+    db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's letters render in processes of their own (this one parses no font), which
+    come back when one dies."""
+    case_id, citizen_id = await new_case(db_pool)
+    conclusion = letter(case_id=case_id, citizen_id=citizen_id)
+    here: dict[object, object] = {}
+    monkeypatch.setattr(documents, "_blanks", here)
+    with LetterProcesses(1) as renderer:
+        ref = await ActivityEnvironment().run(
+            Documents(db_pool, renderer=renderer).issue_conclusion_letter, conclusion
+        )
+        process = renderer.submit(os.getpid).result()
+        assert process != os.getpid()
+        # A letter process that dies fails its letter (retryable) and is replaced.
+        with pytest.raises(BrokenProcessPool):
+            renderer.submit(os._exit, 1).result()
+        assert renderer.submit(os.getpid).result() not in (process, os.getpid())
+    assert here == {}
+    stored = await fetch_document(db_pool, ref.document_id)
+    assert stored is not None
+    assert stored[1] == render_conclusion_letter(conclusion, find_letter_fonts())
 
 
 async def test_documents_are_append_only(db_pool: asyncpg.Pool) -> None:

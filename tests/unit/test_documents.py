@@ -1,19 +1,22 @@
 """The conclusion letter as a PDF: every field a 鉴定结论书 must state, read back with pypdf;
 the full citizen ID never printed; the same letter gives the same bytes; rare names printed
 with the fallback fonts; the typefaces of official documents; no line begins with a closing
-punctuation mark."""
+punctuation mark; the fonts parsed once per process, with the same bytes."""
 
 from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fpdf import FPDF
 from pypdf import PdfReader
 
+from activities import documents
 from activities.documents import GlyphsMissing, masked_id, render_conclusion_letter
 from activities.typesetting import CLOSING
 from infra import fonts
@@ -371,3 +374,45 @@ def test_an_illness_review_letter_speaks_of_illness(font: LetterFonts) -> None:
     text = text_of(render_conclusion_letter(review, font))
     assert "发病日期2026年3月18日" in text and "病情右膝关节" in text
     assert "鉴定结论：完全丧失劳动能力" in text
+
+
+def test_the_fonts_are_parsed_once_per_process_and_the_letter_is_unchanged(
+    font: LetterFonts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    add_font = FPDF.add_font
+
+    def counted(pdf: FPDF, *args: Any, **kwargs: Any) -> None:
+        parsed.append(str(kwargs["fname"]))
+        add_font(pdf, *args, **kwargs)
+
+    monkeypatch.setattr(FPDF, "add_font", counted)
+    monkeypatch.setattr(documents, "_blanks", {})  # as in a new process
+    render_conclusion_letter(letter(), font)
+    second = letter(worker_name="李秀英", findings="伤" * 200)  # two pages
+    reused = render_conclusion_letter(second, font)
+    assert len(parsed) == len(font.main) == 3  # the first letter parsed them, the second not
+    # Each letter subsets a font of its own, so the parsed fonts stay whole: a letter after
+    # another is what a letter with freshly parsed fonts is.
+    assert reused == render_conclusion_letter(second, font, reuse_fonts=False)
+    assert len(parsed) == 3 + 3
+
+
+def test_a_truetype_font_parsed_once_renders_as_freshly_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Zen Hei has TrueType outlines (glyf), Noto CFF ones: the subsetter treats them apart.
+    monkeypatch.setenv("CJK_FONT", str(DEBIAN_FONT_PATHS[0]))
+    zen_hei = find_letter_fonts().without_fallbacks()
+    once = [render_conclusion_letter(letter(worker_name=name), zen_hei) for name in "甲乙"]
+    assert once[1] == render_conclusion_letter(letter(worker_name="乙"), zen_hei, reuse_fonts=False)
+    assert base_fonts(once[0]) == {"WenQuanYiZenHei"}
+
+
+def test_letters_rendered_at_once_in_threads_are_as_rendered_one_by_one(font: LetterFonts) -> None:
+    # What the fonts' copies share must stay unwritten: letters of one, two and three pages
+    # number their PDF objects differently.
+    letters = [letter(), letter(findings="伤" * 200), letter(findings="伤" * 400)]
+    with ThreadPoolExecutor(len(letters)) as threads:
+        together = list(threads.map(lambda one: render_conclusion_letter(one, font), letters))
+    assert together == [render_conclusion_letter(one, font) for one in letters]

@@ -373,8 +373,9 @@ async def wait_for_event(
 async def test_conclude_answers_at_once_when_the_letter_cannot_be_issued(
     case_env: CaseEnv, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The decision is recorded and answered; the letter, long work, runs in the stage: with
-    the font missing it is escalated, and once the font is back the case goes on by itself."""
+    """The decision is recorded and answered; the letter, long work, runs in the stage (on the
+    letters queue): with the font missing it is escalated, and once the font is back the case
+    goes on by itself."""
     async with case_env(MONDAY) as env:
         case = await Driver.start(env, example("initial_complete"))
         await case.attend()
@@ -393,6 +394,15 @@ async def test_conclude_answers_at_once_when_the_letter_cannot_be_issued(
         await case.skip_to(await env.get_current_time() + timedelta(minutes=10))
         status = await case.posted()
         assert status.conclusion_document == f"{case.handle.id}/conclusion-letter"
+        # A new case's letter, each attempt, went to the letters workers, not the case's queue.
+        history = await case.handle.fetch_history()
+        queues = [
+            e.activity_task_scheduled_event_attributes.task_queue.name
+            for e in history.events
+            if e.activity_task_scheduled_event_attributes.activity_type.name
+            == "issue_conclusion_letter"
+        ]
+        assert len(queues) == 2 and set(queues) == {f"{TASK_QUEUE}-letters"}, queues
         await case.handle.terminate("test over")
 
 

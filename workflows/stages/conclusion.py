@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.storage import Storage
     from schemas.application import Cause, Jurisdiction
     from schemas.clock import CHINA_TZ
-    from schemas.documents import ConclusionLetter, DocumentRef
+    from schemas.documents import ConclusionLetter, DocumentRef, letters_queue
     from schemas.events import (
         GENERIC_ACTORS,
         REVIEW_LABELS,
@@ -188,7 +188,7 @@ async def record_conclusion(
 
 async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRef:
     try:
-        return await render_pdf(content, LETTER_FIRST_TRY)
+        return await render_pdf(content, LETTER_FIRST_TRY, lean=case.lean)
     except ActivityError as failure:
         problem = str(failure.cause or failure)
     data = {"reason": problem}
@@ -199,7 +199,7 @@ async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRe
     show(case)
     while True:  # retried until fixed; a non-retryable failure is tried again hourly
         try:
-            document = await render_pdf(content, LETTER_PATIENCE)
+            document = await render_pdf(content, LETTER_PATIENCE, lean=case.lean)
             break
         except ActivityError as failure:
             case.letter_problem = str(failure.cause or failure)
@@ -209,10 +209,14 @@ async def render_letter(case: CaseFile, content: ConclusionLetter) -> DocumentRe
     return document
 
 
-async def render_pdf(content: ConclusionLetter, retry: RetryPolicy) -> DocumentRef:
+async def render_pdf(
+    content: ConclusionLetter, retry: RetryPolicy, *, lean: bool = False
+) -> DocumentRef:
     return await workflow.execute_activity_method(
         Documents.issue_conclusion_letter,
         content,
+        # A new case's letter renders on the letters queue; an older case's where it did.
+        task_queue=letters_queue(workflow.info().task_queue) if lean else None,
         start_to_close_timeout=timedelta(minutes=2),
         retry_policy=retry,
         summary="出具结论书 (conclusion letter PDF)",
