@@ -182,8 +182,8 @@ async def test_case_through_every_stage_with_the_cli(
         history
     )
     if os.environ.get("RECORD_HISTORY"):
-        (HISTORIES / "v6").mkdir(exist_ok=True)
-        (HISTORIES / "v6" / "happy_path.json").write_text(history.to_json(), encoding="utf-8")
+        (HISTORIES / "v7").mkdir(exist_ok=True)
+        (HISTORIES / "v7" / "happy_path.json").write_text(history.to_json(), encoding="utf-8")
 
 
 async def test_wrong_check_digit_fails_the_workflow_at_once(stack: Stack) -> None:

@@ -22,7 +22,7 @@ from tests.conftest import CaseEnv
 from tests.helpers import G7, G8, G9, Driver, china, decision, example, new_id, opinion, signoff
 from workflows.case import AppraisalCase
 
-HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "v6"  # the newest version
+HISTORIES = Path(__file__).resolve().parents[1] / "histories" / "v7"  # the newest version
 MONDAY = china(2026, 10, 12)
 
 

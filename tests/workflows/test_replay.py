@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1] / "histories"
 # the rules of issue #8 (patch `jining-rules`); v5: since delivery in full and the archive
 # package (patches `full-delivery`, `archive-package`); v6: since refusals are recorded and
 # actors proven (patches `recorded-refusals`, `proven-actors`), payloads encrypted with the
-# suite's test key (tests/conftest.py).
+# suite's test key (tests/conftest.py); v7: the lean case (patch `lean-case`: one write per
+# workflow task as a local activity, the outbox's dispatcher, the letter on its own queue).
 HISTORIES = sorted(ROOT.glob("v*/*.json"))
 
 
@@ -39,7 +40,7 @@ PATHS = {
 def test_histories_are_stored() -> None:
     """Every version of the workflow code keeps one history per important path."""
     versions = {p.parent.name for p in HISTORIES}
-    assert {"v1", "v2", "v3", "v4", "v5", "v6"} <= versions
+    assert {"v1", "v2", "v3", "v4", "v5", "v6", "v7"} <= versions
     for version in versions:
         assert {p.stem for p in HISTORIES if p.parent.name == version} == PATHS
 
