@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
 
     from schemas.application import AppraisalApplication
     from schemas.problems import problems
+    from schemas.strict import LOOSE
 
 INVALID = "InvalidApplication"
 
@@ -46,7 +47,8 @@ def read_application(
             [f"input: 申请须为 JSON 对象 (the application must be a JSON object, not {kind})"]
         )
     try:
-        application = AppraisalApplication.model_validate(data)
+        # A case from before strict input replays under the loose rules that accepted it.
+        application = AppraisalApplication.model_validate(data, context=None if strict else LOOSE)
     except ValidationError as error:
         return invalid(problems(error))
     if ruled and (found := rules.application_problems(application)):
