@@ -31,6 +31,7 @@ from infra.process import run_and_exit
 from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
 from workflows.case import AppraisalCase
+from workflows.inputs import OneInput
 from workflows.referral import ProvincialReferral
 
 log = logs.get_logger("worker")
@@ -79,7 +80,7 @@ def build_worker(
         task_queue=config.task_queue,
         workflows=[AppraisalCase, ProvincialReferral],
         activities=activities(pool, http, config),
-        interceptors=[CaseLogContext()],
+        interceptors=[CaseLogContext(), OneInput()],
     )
 
 
