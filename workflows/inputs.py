@@ -54,7 +54,8 @@ class _OneInput(WorkflowInboundInterceptor):
     async def handle_signal(self, input: HandleSignalInput) -> None:
         if wrong := _not_one(input.args):
             workflow.logger.warning(
-                "signal dropped: not one JSON object", extra={"signal": input.signal, "why": wrong}
+                f"signal {input.signal} dropped: input: not one JSON object, {wrong}",
+                extra={"signal": input.signal},
             )
             return
         await super().handle_signal(input)
