@@ -27,7 +27,7 @@ ClientEventId = Annotated[
     ),
     OneLine,
 ]
-CaseId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+CaseId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$"), OneLine]
 
 
 class CaseAnswer(BaseModel):

@@ -41,8 +41,6 @@ CONTROLS: Ranges = (
 # Private use: a glyph there means whatever one font says (characters once made up locally for
 # rare names); the standard code point prints everywhere.
 PRIVATE_USE: Ranges = ((0xE000, 0xF8FF), (0xF0000, 0x10FFFF))
-# Lone surrogates (JSON's "\ud800"): no character at all, and PostgreSQL cannot store them.
-SURROGATES: Ranges = ((0xD800, 0xDFFF),)
 
 TABLE_FILE = Path(__file__).resolve().parent / "printable_table.py"
 _STARTS = tuple(start for start, _ in PRINTABLE)
@@ -59,7 +57,7 @@ def printable(code_point: int) -> bool:
 
 def check_printable(text: str) -> str:
     refused = [c for c in dict.fromkeys(text) if not printable(ord(c))]
-    if controls := [c for c in refused if within(ord(c), CONTROLS) or within(ord(c), SURROGATES)]:
+    if controls := [c for c in refused if within(ord(c), CONTROLS)]:
         raise PydanticCustomError(
             "control_character",
             "含有控制字符 {points} (control and bidirectional formatting characters are not allowed)",

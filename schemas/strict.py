@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from schemas.printable import CONTROLS, SURROGATES, within
+from schemas.printable import CONTROLS, within
 
 LOOSE = {"loose": True}
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -38,11 +38,11 @@ def loose(info: ValidationInfo) -> bool:
 
 
 def refused_points(text: str, allowed: str = "") -> list[str]:
-    """Control, format and surrogate code points in `text`, named by code point only."""
+    """Control and format code points in `text`, named by code point only."""
     return [
         f"U+{ord(c):04X}"
         for c in dict.fromkeys(text)
-        if c not in allowed and (within(ord(c), CONTROLS) or within(ord(c), SURROGATES))
+        if c not in allowed and within(ord(c), CONTROLS)
     ]
 
 
