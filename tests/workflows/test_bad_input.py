@@ -373,36 +373,48 @@ async def test_bad_input_run(
         await asyncio.to_thread(
             generated, any_malformed(application, APPLICATION_REQUIRED), CLI_STARTS, cli_start
         )
-        options = [  # (command, the option that takes the text, the field it fills)
-            (["redraw", "JN-X"], "--reason", "reason"),
-            (["examination-refused", "JN-X"], "--reason", "reason"),
-            (["attend", "JN-X", "--no-show"], "--good-reason", "good_reason"),
-            (["schedule", "JN-X", "--at", "2026-10-20T09:00:00+08:00"], "--place", "place"),
-            (["examination", "JN-X", "--item", "肌电图"], "--hospital", "hospital"),
-            (["examination-results", "JN-X"], "--summary", "summary"),
-            (["extend-supplement", "JN-X", "--reason", "住院"], "--until", "until"),
-            (["schedule", "JN-X", "--place", "大厅"], "--at", "at"),
-        ]
-
-        def cli_option(choice: tuple[int, str]) -> None:
-            command, option, field = options[choice[0] % len(options)]
-            value = choice[1]
-            if field in ("until", "at"):  # a date or time option: a number is not one
-                value = str(len(value) * 86400)
-            result = runner.invoke(
-                cli, [*command, option, value, "--actor", "W0101"], env={"APPRAISAL_ACTOR": "W0101"}
-            )
-            assert result.exit_code == REFUSED, result.output
-            tally.refused("cli", result.output, names_field(field), personal)
-
         texts = st.tuples(
             st.text("受理材料", min_size=1, max_size=4),
             st.sampled_from(["\x00", "\r", "\x1b", "\u202e", "\u2066", "\u200f", "\u061c"]),
             st.text("原因", min_size=1, max_size=4),
-        ).map(lambda parts: "".join(parts))
-        await asyncio.to_thread(
-            generated, st.tuples(st.integers(0, 100), texts), CLI_OPTIONS, cli_option
+        ).map("".join)
+        numbers = st.integers(0, 2_000_000_000).map(str)  # a date or time as a number
+        options = st.one_of(  # (command, option, the field it fills, its value)
+            st.tuples(
+                st.sampled_from(
+                    [
+                        (["redraw", "JN-X"], "--reason", "reason"),
+                        (["examination-refused", "JN-X"], "--reason", "reason"),
+                        (["attend", "JN-X", "--no-show"], "--good-reason", "good_reason"),
+                        (
+                            ["schedule", "JN-X", "--at", "2026-10-20T09:00:00+08:00"],
+                            "--place",
+                            "place",
+                        ),
+                        (["examination", "JN-X", "--item", "肌电图"], "--hospital", "hospital"),
+                        (["examination-results", "JN-X"], "--summary", "summary"),
+                    ]
+                ),
+                texts,
+            ),
+            st.tuples(
+                st.sampled_from(
+                    [
+                        (["extend-supplement", "JN-X", "--reason", "住院"], "--until", "until"),
+                        (["schedule", "JN-X", "--place", "大厅"], "--at", "at"),
+                    ]
+                ),
+                numbers,
+            ),
         )
+
+        def cli_option(choice: tuple[tuple[list[str], str, str], str]) -> None:
+            (command, option, field), value = choice
+            result = runner.invoke(cli, [*command, option, value, "--actor", "W0101"])
+            assert result.exit_code == REFUSED, result.output
+            tally.refused("cli", result.output, names_field(field), personal)
+
+        await asyncio.to_thread(generated, options, CLI_OPTIONS, cli_option)
 
         assert await rows(db_pool) == before  # nothing written by a refused start
 
