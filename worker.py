@@ -35,6 +35,7 @@ from infra.settings import Settings, settings
 from infra.temporal import CaseLogContext, connect
 from schemas.documents import letters_queue
 from workflows.case import AppraisalCase
+from workflows.inputs import OneInput
 from workflows.referral import ProvincialReferral
 
 log = logs.get_logger("worker")
@@ -96,7 +97,7 @@ def build_workers(
                 task_queue=config.task_queue,
                 workflows=[AppraisalCase, ProvincialReferral],
                 activities=activities(pool, http, config, renderer),
-                interceptors=[CaseLogContext()],
+                interceptors=[CaseLogContext(), OneInput()],
             )
         )
     if config.worker_queues in ("all", "letters"):

@@ -3,15 +3,16 @@ authenticated client (or, for postal webhooks, the courier that signed)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from schemas.clock import CHINA_TZ
 from schemas.events import PostalStatus, Reason
 from schemas.steps import Recipient
+from schemas.strict import Day, Lines, Moment, OneLine
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 # The client's own id for the event: a repeat with the same id is the same event. It is sent
@@ -24,8 +25,9 @@ ClientEventId = Annotated[
         pattern=r"^[\w.-]+$",
         description="your id for this event; repeat it to retry safely",
     ),
+    OneLine,
 ]
-CaseId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+CaseId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$"), OneLine]
 
 
 class CaseAnswer(BaseModel):
@@ -40,13 +42,13 @@ class PostalWebhook(BaseModel):
     # Fields the courier adds later are ignored, not refused: its format is not ours.
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, hide_input_in_errors=True)
 
-    event_id: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
+    event_id: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$"), OneLine]
     reference: CaseId = Field(description="our case id, given with the shipment")
-    waybill_no: Annotated[str, Field(min_length=4, max_length=40)]
+    waybill_no: Annotated[str, Field(min_length=4, max_length=40), OneLine]
     status: PostalStatus
-    occurred_at: AwareDatetime
-    signer: str | None = Field(default=None, max_length=40)
-    reason: str | None = Field(default=None, max_length=200)
+    occurred_at: Moment
+    signer: Annotated[str, Field(max_length=40), OneLine] | None = None
+    reason: Annotated[str, Field(max_length=200), OneLine] | None = None
 
 
 class ExaminationResultsIn(BaseModel):
@@ -54,7 +56,7 @@ class ExaminationResultsIn(BaseModel):
 
     model_config = STRICT
     event_id: ClientEventId
-    summary: Annotated[str, Field(min_length=1, max_length=2000)]
+    summary: Annotated[str, Field(min_length=1, max_length=2000), Lines]
 
 
 class ReAppraisalIn(BaseModel):
@@ -63,8 +65,8 @@ class ReAppraisalIn(BaseModel):
     model_config = STRICT
     event_id: ClientEventId
     requested_by: Recipient = Field(description="worker or employer: whose window applies")
-    received_on: date | None = None
-    posted_on: date | None = Field(default=None, description="邮戳日期 of a mailed request")
+    received_on: Day | None = None
+    posted_on: Day | None = Field(default=None, description="邮戳日期 of a mailed request")
     reason: Reason
 
 
@@ -82,8 +84,8 @@ class LedgerEntryIn(BaseModel):
     phase: LedgerPhase = Field(
         description="before (prevention), during (explanation), after (follow-up)"
     )
-    topic: Annotated[str, Field(min_length=1, max_length=100)]
-    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    topic: Annotated[str, Field(min_length=1, max_length=100), OneLine]
+    text: Annotated[str, Field(min_length=1, max_length=4000), Lines]
     case_id: CaseId | None = Field(default=None, description="the case it is about, if any")
 
 

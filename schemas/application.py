@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.clock import today
 from schemas.identifiers import CitizenId, CreditCode, Mobile, PostalCode
 from schemas.printable import Printable, PrintableText
+from schemas.strict import Day, Whole, YesNo
 
 Text = Annotated[str, Field(min_length=1, max_length=500), Printable]
 # pydantic's error text repeats the input (`input_value=…`): hidden, so that no citizen ID ends
@@ -175,7 +175,7 @@ class Applicant(BaseModel):
 class InjuryFacts(BaseModel):
     model_config = STRICT
 
-    occurred_on: date = Field(description="受伤或确诊日期")
+    occurred_on: Day = Field(description="受伤或确诊日期")
     description: Text
     diagnosis: Text
     body_parts: list[Annotated[str, Field(min_length=1, max_length=40), Printable]] = Field(
@@ -193,9 +193,7 @@ class InjuryFacts(BaseModel):
     @model_validator(mode="after")
     def not_in_future(self) -> Self:
         if self.occurred_on > today():
-            raise ValueError(
-                f"受伤日期不能晚于今天 (injury date {self.occurred_on} is in the future)"
-            )
+            raise ValueError("受伤日期不能晚于今天 (the injury date is in the future)")
         return self
 
 
@@ -204,7 +202,7 @@ class Material(BaseModel):
 
     kind: MaterialKind
     title: Text
-    pages: Annotated[int, Field(ge=1, le=2000)] = 1
+    pages: Annotated[int, Field(ge=1, le=2000), Whole] = 1
 
 
 class PriorConclusion(BaseModel):
@@ -215,8 +213,8 @@ class PriorConclusion(BaseModel):
     case_id: Annotated[
         str, Field(min_length=3, max_length=40, description="its case number"), Printable
     ]
-    concluded_on: date = Field(description="date of the conclusion")
-    received_on: date | None = Field(
+    concluded_on: Day = Field(description="date of the conclusion")
+    received_on: Day | None = Field(
         default=None, description="date the applicant received it (re-appraisal: required)"
     )
 
@@ -243,24 +241,24 @@ class AppraisalApplication(BaseModel):
     employer: Employer
     injury: InjuryFacts
     materials: list[Material] = Field(min_length=1)
-    green_channel: bool = Field(default=False, description="绿色通道: critical or severe case")
+    green_channel: YesNo = Field(default=False, description="绿色通道: critical or severe case")
     green_channel_grant: GreenChannelGrant | None = Field(
         default=None, description="绿色通道: who granted it and why (required with green_channel)"
     )
-    mobility_impaired: bool = Field(
+    mobility_impaired: YesNo = Field(
         default=False, description="cannot travel to the appraisal site"
     )
     mode: AppraisalMode = AppraisalMode.on_site
     jurisdiction: Jurisdiction = Jurisdiction.city
-    severe: bool = Field(default=False, description="severe or complex: a panel of 5 instead of 3")
+    severe: YesNo = Field(default=False, description="severe or complex: a panel of 5 instead of 3")
     prior_conclusion: PriorConclusion | None = Field(
         default=None, description="re-appraisal and review: the conclusion concerned"
     )
-    received_on: date | None = Field(
+    received_on: Day | None = Field(
         default=None,
         description="date the committee received it (default: the day the case starts)",
     )
-    posted_on: date | None = Field(
+    posted_on: Day | None = Field(
         default=None,
         description="邮戳日期: the postmark of a mailed application; time in transit is not "
         "counted, so a window is kept when it was posted in time",
@@ -309,12 +307,10 @@ class AppraisalApplication(BaseModel):
         if self.case_type is CaseType.re_appraisal and prior and prior.received_on is None:
             raise ValueError("再次鉴定须注明收到原结论的日期 (prior_conclusion.received_on)")
         if self.received_on and self.received_on > today():
-            raise ValueError(
-                f"受理日期不能晚于今天 (received_on {self.received_on} is in the future)"
-            )
+            raise ValueError("受理日期不能晚于今天 (received_on is in the future)")
         if self.posted_on and self.posted_on > (self.received_on or today()):
             raise ValueError(
-                f"邮戳日期不能晚于收到日期 (posted_on {self.posted_on} is after the application was received)"
+                "邮戳日期不能晚于收到日期 (posted_on is after the application was received)"
             )
         return self
 

@@ -3,21 +3,23 @@ repeated delivery is recognised and ignored."""
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.application import Address, Material, MaterialKind
 from schemas.outcome import Outcome
 from schemas.printable import Printable
 from schemas.steps import Recipient, RecusalParty
+from schemas.strict import Day, Lines, Moment, OneLine, Reason, YesNo
 from schemas.vocabulary import PostalStatus
 
-__all__ = ["PostalStatus"]  # re-exported: the postal event's vocabulary
+__all__ = ["PostalStatus", "Reason"]  # re-exported: the postal event's vocabulary, the reason
 
-EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$")]
+# Text is OneLine or Lines (line feeds allowed): no control or bidi characters (schemas/strict.py).
+# `\w` would take the zero-width joiners, hence OneLine on the id too.
+EventId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[\w.:-]+$"), OneLine]
 # Roles, not people: refused as the actor of a sign-off (issue #8), which names who signed.
 GENERIC_ACTORS = frozenset(
     {
@@ -40,22 +42,22 @@ class CaseEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     event_id: EventId = Field(description="unique per event; a repeat with the same id is ignored")
-    actor: Annotated[str, Field(min_length=1, max_length=80, description="who reports it")]
+    actor: Annotated[str, Field(min_length=1, max_length=80, description="who reports it"), OneLine]
 
 
 class ExpertOpinion(CaseEvent):
     """An expert's opinion entered at the appraisal site (update `record_opinion`)."""
 
-    expert_id: Annotated[str, Field(min_length=1, max_length=40)]
+    expert_id: Annotated[str, Field(min_length=1, max_length=40), OneLine]
     outcome: Outcome
-    remarks: str | None = Field(default=None, max_length=1000)
+    remarks: Annotated[str, Field(max_length=1000), Lines] | None = None
 
 
 class ConclusionDecision(CaseEvent):
     """The committee issues the conclusion (update `issue_conclusion`)."""
 
     outcome: Outcome
-    basis: Annotated[str | None, Field(min_length=2, max_length=200)] = Field(
+    basis: Annotated[str, Field(min_length=2, max_length=200), OneLine] | None = Field(
         default=None,
         description="the standard applied; default: the standard of the case's scale "
         "(GB/T 16180-2014 for work injury, 劳社部发〔2002〕8号 for illness)",
@@ -77,25 +79,24 @@ class ConclusionDecision(CaseEvent):
 class PostalEvent(CaseEvent):
     """A tracking event from the postal service (signal `postal_event`)."""
 
-    waybill_no: Annotated[str, Field(min_length=4, max_length=40)]
+    waybill_no: Annotated[str, Field(min_length=4, max_length=40), OneLine]
     status: PostalStatus
-    occurred_at: AwareDatetime
-    signer: str | None = Field(default=None, max_length=40)
-    reason: str | None = Field(default=None, max_length=200)
+    occurred_at: Moment
+    signer: Annotated[str, Field(max_length=40), OneLine] | None = None
+    reason: Annotated[str, Field(max_length=200), OneLine] | None = None
 
 
 def event_key(kind: str, event: CaseEvent) -> str:
     return f"{kind}:{event.event_id}"
 
 
-Reason = Annotated[str, Field(min_length=2, max_length=500)]
-
-
 class SupplementItem(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
     kind: MaterialKind
-    note: str | None = Field(default=None, max_length=200, description="what exactly is missing")
+    note: Annotated[str, Field(max_length=200), Lines] | None = Field(
+        default=None, description="what exactly is missing"
+    )
 
 
 class SupplementNotice(CaseEvent):
@@ -114,7 +115,7 @@ class SupplementExtension(CaseEvent):
     """A good reason recorded for more time to supplement (update `extend_supplement_deadline`)."""
 
     reason: Reason
-    until: date
+    until: Day
 
 
 class PanelRedraw(CaseEvent):
@@ -126,9 +127,9 @@ class PanelRedraw(CaseEvent):
 class ScheduleAppraisal(CaseEvent):
     """A clerk books the appraisal (update `schedule_appraisal`): a session, or a time."""
 
-    session_id: str | None = Field(default=None, max_length=60)
-    at: AwareDatetime | None = None
-    place: str | None = Field(default=None, max_length=200)
+    session_id: Annotated[str, Field(max_length=60), OneLine] | None = None
+    at: Moment | None = None
+    place: Annotated[str, Field(max_length=200), OneLine] | None = None
 
 
 class Reschedule(ScheduleAppraisal):
@@ -147,24 +148,24 @@ class AttendanceRecord(CaseEvent):
     """At the appraisal (update `record_attendance`)."""
 
     status: Attendance
-    identity_verified: bool = False
-    good_reason: str | None = Field(default=None, max_length=500)
+    identity_verified: YesNo = False
+    good_reason: Annotated[str, Field(max_length=500), Lines] | None = None
 
 
 class ExaminationOrder(CaseEvent):
     """The panel commissions examinations from a hospital (update `commission_examination`)."""
 
-    hospital: Annotated[str, Field(min_length=2, max_length=100)]
-    items: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1)
+    hospital: Annotated[str, Field(min_length=2, max_length=100), OneLine]
+    items: list[Annotated[str, Field(min_length=1, max_length=100), OneLine]] = Field(min_length=1)
 
 
 class ExaminationResults(CaseEvent):
     """The hospital reports (signal `examination_results`)."""
 
-    summary: Annotated[str, Field(min_length=1, max_length=2000)]
+    summary: Annotated[str, Field(min_length=1, max_length=2000), Lines]
     # Set by the gateway to the reporting hospital's registered name: results are taken only
     # from the hospital the panel commissioned. None: entered by the office from paper.
-    hospital: Annotated[str, Field(min_length=2, max_length=100)] | None = None
+    hospital: Annotated[str, Field(min_length=2, max_length=100), OneLine] | None = None
 
 
 class ExaminationRefusal(CaseEvent):
@@ -192,8 +193,8 @@ class ReviewSignoff(CaseEvent):
     """A review group signs off, or sends the case back with a reason (update `sign_off_review`)."""
 
     layer: ReviewLayer
-    approve: bool
-    reason: str | None = Field(default=None, max_length=500)
+    approve: YesNo
+    reason: Annotated[str, Field(max_length=500), Lines] | None = None
     # The actor is the signer's staff id; the name is printed on the letter (kept out of the
     # event log). Optional for old payloads; required for a sign-off under the Jining rules.
     signer: Annotated[str, Printable, Field(min_length=2, max_length=40)] | None = Field(
@@ -213,10 +214,10 @@ class ReAppraisalRequest(CaseEvent):
     `request_re_appraisal`): the city records it and refers it to the provincial committee."""
 
     requested_by: Recipient = Field(description="worker or employer: whose window applies")
-    received_on: date | None = Field(
+    received_on: Day | None = Field(
         default=None, description="date the committee received the request (default: today)"
     )
-    posted_on: date | None = Field(
+    posted_on: Day | None = Field(
         default=None, description="邮戳日期 of a mailed request: in time when posted in time"
     )
     reason: Reason
@@ -235,6 +236,6 @@ class RecusalRequest(CaseEvent):
     """A party asks for a panel expert's recusal (回避), with a reason (update
     `request_recusal`): that seat is drawn again, the recused expert excluded."""
 
-    expert_id: Annotated[str, Field(min_length=1, max_length=40)]
+    expert_id: Annotated[str, Field(min_length=1, max_length=40), OneLine]
     requested_by: RecusalParty
     reason: Reason

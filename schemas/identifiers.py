@@ -11,6 +11,7 @@ from pydantic import AfterValidator
 from stdnum.cn import ric, uscc
 
 from schemas.clock import today
+from schemas.strict import Ascii
 
 # First two digits of an ID's area code: the province-level divisions (GB/T 2260), 71/81/82
 # being Taiwan, Hong Kong and Macao residence permits.
@@ -62,21 +63,19 @@ def check_citizen_id(value: str) -> str:
             "公民身份号码应为18位，前17位为数字，末位为数字或X (citizen ID must be 18 characters)"
         )
     if number[:2] not in PROVINCE_CODES:
-        raise ValueError(f"公民身份号码地址码无效 (area code {number[:6]} names no province)")
+        raise ValueError("公民身份号码地址码无效 (the area code names no province)")
     try:
         born = ric.get_birth_date(number)
     except Exception:
-        raise ValueError(
-            f"公民身份号码出生日期无效 (birth date {number[6:14]} is not a real date)"
-        ) from None
+        raise ValueError("公民身份号码出生日期无效 (the birth date is not a real date)") from None
     if born > today() or born < date(1900, 1, 1):
         raise ValueError(
-            f"公民身份号码出生日期不合理 (birth date {born} is in the future or before 1900)"
+            "公民身份号码出生日期不合理 (the birth date is in the future or before 1900)"
         )
     expected = ric.calc_check_digit(number)
     if number[-1] != expected:
         raise ValueError(
-            f"公民身份号码校验位错误 (check digit is {number[-1]}, the first 17 digits require {expected})"
+            f"公民身份号码校验位错误 (the first 17 digits require the check digit {expected})"
         )
     return number
 
@@ -92,13 +91,11 @@ def check_credit_code(value: str) -> str:
             "(credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z)"
         )
     if not code[2:8].isdigit():
-        raise ValueError(
-            f"统一社会信用代码第3-8位应为行政区划码 (positions 3-8 {code[2:8]} must be digits)"
-        )
+        raise ValueError("统一社会信用代码第3-8位应为行政区划码 (positions 3-8 must be digits)")
     expected = uscc.calc_check_digit(code)
     if code[-1] != expected:
         raise ValueError(
-            f"统一社会信用代码校验位错误 (check character is {code[-1]}, the first 17 require {expected})"
+            f"统一社会信用代码校验位错误 (the first 17 require the check character {expected})"
         )
     return code
 
@@ -117,7 +114,7 @@ def check_postal_code(value: str) -> str:
     return code
 
 
-CitizenId = Annotated[str, AfterValidator(check_citizen_id)]
-CreditCode = Annotated[str, AfterValidator(check_credit_code)]
-Mobile = Annotated[str, AfterValidator(check_mobile)]
-PostalCode = Annotated[str, AfterValidator(check_postal_code)]
+CitizenId = Annotated[str, Ascii, AfterValidator(check_citizen_id)]
+CreditCode = Annotated[str, Ascii, AfterValidator(check_credit_code)]
+Mobile = Annotated[str, Ascii, AfterValidator(check_mobile)]
+PostalCode = Annotated[str, Ascii, AfterValidator(check_postal_code)]

@@ -61,7 +61,7 @@ SELF_CARE_LABELS = {
 
 
 class Outcome(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     verdict: Verdict
     self_care: SelfCare = SelfCare.none

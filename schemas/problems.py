@@ -24,6 +24,7 @@ REASONS = {
     "model_attributes_type": "须为 JSON 对象 (must be a JSON object)",
     "dict_type": "须为 JSON 对象 (must be a JSON object)",
     "list_type": "须为列表 (must be a list)",
+    "timezone_aware": "须带时区, 如 +08:00 (must give its offset, e.g. +08:00)",
 }
 PREFIXES = ("Value error, ", "Assertion failed, ")
 
@@ -31,6 +32,8 @@ PREFIXES = ("Value error, ", "Assertion failed, ")
 def reason(error: ErrorDetails) -> str:
     if found := REASONS.get(error["type"]):
         return found
+    if error["type"] == "enum":  # the allowed values, never the input
+        return f"须为以下之一 (must be one of) {error.get('ctx', {}).get('expected', '')}"
     message = error["msg"]
     for prefix in PREFIXES:
         message = message.removeprefix(prefix)

@@ -2,11 +2,16 @@
 
 Handlers only route: every event passes the one gate (workflows/gate.py) with its stage's rule
 (the validator answers at once, with the reason) and its change. The input arrives raw and is
-validated here (workflows/intake.py): a bad application is the only thing that fails a case."""
+validated here (workflows/intake.py): a bad application is the only thing that fails a case.
+
+The workflow is registered as dynamic, though it serves only its own type: the SDK hands a
+dynamic workflow its inputs raw whatever their number, where a named one would call __init__
+with none or two and fail its first task for ever (a case left Running, never failed)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -52,12 +57,16 @@ with workflow.unsafe.imports_passed_through():
     from schemas.status import CaseStatus
 
 STAGES = (acceptance, organizing, conclusion, delivery)
+CASE_TYPE = "AppraisalCase"
 
 
-@workflow.defn(name="AppraisalCase")
+@workflow.defn(dynamic=True)
 class AppraisalCase:
     @workflow.init
-    def __init__(self, application: RawValue) -> None:
+    def __init__(self, inputs: Sequence[RawValue]) -> None:
+        if (started := workflow.info().workflow_type) != CASE_TYPE:
+            # As for any type no worker registered: the task fails until a worker has it.
+            raise RuntimeError(f"workflow type {started} is not registered on this worker")
         # Decided once, before any command: replaying a case started before the hardening
         # takes the old paths (workflows/legacy.py).
         lean = workflow.patched(patches.LEAN_CASE)  # implies every patch before it
@@ -69,7 +78,7 @@ class AppraisalCase:
             archive_package and workflow.patched(patches.RECORDED_REFUSALS)
         )
         proven_actors = lean or (recorded_refusals and workflow.patched(patches.PROVEN_ACTORS))
-        read = intake.read_application(application, ruled=jining_rules, strict=lean)
+        read = intake.read_application(inputs, ruled=jining_rules, strict=lean)
         self.invalid = read if isinstance(read, ApplicationError) else None
         # Built before any handler runs, so an early signal or query finds the case.
         self.file = None
@@ -96,7 +105,7 @@ class AppraisalCase:
         return self.file
 
     @workflow.run
-    async def run(self, application: RawValue) -> CaseStatus:
+    async def run(self, inputs: Sequence[RawValue]) -> CaseStatus:
         if self.invalid is not None:
             raise self.invalid
         case = self.case

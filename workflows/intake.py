@@ -1,9 +1,12 @@
-"""The application as the workflow receives it: raw, so that nothing a client sends (null,
-a payload that is not JSON, a wrong field) can fail the first workflow task over and over.
+"""The application as the workflow receives it: raw, so that nothing a client sends (no
+input, two inputs, null, a payload that is not JSON, a wrong field) can fail the first workflow
+task over and over.
 A bad application fails the case at once, naming each field and the reason, never a value;
 it is the only thing that fails a case."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -16,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
 
     from schemas.application import AppraisalApplication
     from schemas.problems import problems
+    from schemas.strict import LOOSE
 
 INVALID = "InvalidApplication"
 
@@ -31,13 +35,21 @@ def invalid(lines: list[str]) -> ApplicationError:
 
 
 def read_application(
-    raw: RawValue, ruled: bool = True, strict: bool = True
+    inputs: Sequence[RawValue], ruled: bool = True, strict: bool = True
 ) -> AppraisalApplication | ApplicationError:
     """The application, or the error that fails the case. `ruled`: held to the rules of
     `rules.application_problems` (False when replaying a case started before them);
-    `strict`: held to strict input (False when replaying a case started before the lean case)."""
+    `strict`: held to strict input (schemas/strict.py; False when replaying a case started
+    before the lean case)."""
+    if len(inputs) != 1:
+        return invalid(
+            [
+                f"input: 须为一份申请 (the input must be one application, a JSON object; "
+                f"got {len(inputs)} inputs)"
+            ]
+        )
     try:
-        data = workflow.payload_converter().from_payload(raw.payload)
+        data = workflow.payload_converter().from_payload(inputs[0].payload)
     except Exception:
         return invalid(["input: 无法读取, 申请须为 JSON 对象 (the input is not JSON)"])
     if not isinstance(data, dict):
@@ -46,7 +58,8 @@ def read_application(
             [f"input: 申请须为 JSON 对象 (the application must be a JSON object, not {kind})"]
         )
     try:
-        application = AppraisalApplication.model_validate(data)
+        # A case from before strict input replays under the loose rules that accepted it.
+        application = AppraisalApplication.model_validate(data, context=None if strict else LOOSE)
     except ValidationError as error:
         return invalid(problems(error))
     if ruled and (found := rules.application_problems(application)):

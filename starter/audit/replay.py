@@ -37,11 +37,13 @@ def quiet_runtime() -> Runtime:
 
 def replayer(converter: DataConverter) -> Replayer:
     from workflows.case import AppraisalCase  # the workflow code being checked
+    from workflows.inputs import OneInput
     from workflows.referral import ProvincialReferral
 
     return Replayer(
         workflows=[AppraisalCase, ProvincialReferral],
         data_converter=converter,
+        interceptors=[OneInput()],  # as the worker: a dropped signal is dropped again
         runtime=quiet_runtime(),
     )
 

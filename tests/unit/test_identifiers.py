@@ -38,7 +38,7 @@ def test_invalid_citizen_ids_name_the_reason(number: str, reason: str) -> None:
 
 
 def test_check_digit_message_gives_expected_character() -> None:
-    with pytest.raises(ValueError, match="require 8"):
+    with pytest.raises(ValueError, match="require the check digit 8"):
         check_citizen_id("370811198503120439")
 
 

@@ -15,8 +15,6 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateStage
-from temporalio.common import RawValue
-from temporalio.converter import BinaryNullPayloadConverter
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -40,7 +38,6 @@ from tests.helpers import (
     china,
     deadline,
     example,
-    example_json,
     failure_chain,
     new_id,
     refused,
@@ -278,53 +275,6 @@ async def test_a_courier_refusal_is_escalated_and_the_corrected_letter_goes_out(
     ]
     assert kinds.count("letter.rejected") == 1 and kinds.count("address.corrected") == 1
     assert kinds.count("letter.sent") == 2
-
-
-@pytest.mark.parametrize(
-    "payload, expected",
-    [
-        (None, "not null"),
-        ([1, 2], "not list"),
-        ("worker_id_check", "worker.citizen_id"),
-        ("extra", "不允许的字段"),
-    ],
-)
-async def test_bad_input_fails_the_case_at_once_without_personal_data(
-    payload: object, expected: str, case_env: CaseEnv
-) -> None:
-    application = example_json("initial_complete", fresh_worker=True)
-    citizen_id = application["worker"]["citizen_id"]
-    if payload == "worker_id_check":
-        payload = application
-        bad = citizen_id[:-1] + ("1" if citizen_id[-1] != "1" else "2")
-        application["worker"]["citizen_id"] = citizen_id = bad
-    elif payload == "extra":
-        payload = {**application, "nickname": citizen_id}
-    async with case_env(MONDAY) as env:
-        handle = await env.client.start_workflow(
-            "AppraisalCase", payload, id=new_id(), task_queue=TASK_QUEUE
-        )
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-    error = failed.value.cause
-    assert isinstance(error, ApplicationError) and error.type == "InvalidApplication"
-    assert expected in error.message and "申请不符合要求" in error.message
-    text = error.message + json.dumps(error.details, ensure_ascii=False)
-    assert citizen_id not in text and "input_value" not in text and "pydantic" not in text
-
-
-async def test_a_payload_that_is_not_json_fails_the_case_at_once(case_env: CaseEnv) -> None:
-    async with case_env(MONDAY) as env:
-        raw = BinaryNullPayloadConverter().to_payload(None)
-        assert raw is not None
-        raw.metadata["encoding"] = b"json/plain"
-        raw.data = b'{"case_type": "initial",'
-        handle = await env.client.start_workflow(
-            "AppraisalCase", RawValue(raw), id=new_id(), task_queue=TASK_QUEUE
-        )
-        with pytest.raises(WorkflowFailureError) as failed:
-            await handle.result()
-    assert "the input is not JSON" in str(failed.value.cause)
 
 
 async def test_a_validation_error_after_the_start_fails_a_task_not_the_case(
