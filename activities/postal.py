@@ -8,7 +8,7 @@ and Temporal retries them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import asyncpg
@@ -22,6 +22,7 @@ from activities.shipments import record_shipment
 from infra.logs import get_logger
 from schemas.events import PostalEvent, PostalStatus
 from schemas.steps import LetterRequest, Shipment
+from schemas.strict import Scrubbed
 
 POSTAL_ACTOR = "postal"  # the `actor` of events read from the postal service
 RETRYABLE_4XX = {408, 429}  # "try again later" answers, not a rejection
@@ -36,8 +37,8 @@ class _WireEvent(BaseModel):
     waybill_no: str
     status: PostalStatus
     occurred_at: datetime
-    signer: str | None = None
-    reason: str | None = None
+    signer: Annotated[str, Scrubbed] | None = None  # the courier's text: scrubbed, not refused
+    reason: Annotated[str, Scrubbed] | None = None
 
 
 class _WireShipment(BaseModel):

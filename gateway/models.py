@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from schemas.clock import CHINA_TZ
 from schemas.events import PostalStatus, Reason
 from schemas.steps import Recipient
-from schemas.strict import Day, Lines, Moment, OneLine
+from schemas.strict import Day, Lines, Moment, OneLine, Scrubbed
 
 STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 # The client's own id for the event: a repeat with the same id is the same event. It is sent
@@ -47,8 +47,8 @@ class PostalWebhook(BaseModel):
     waybill_no: Annotated[str, Field(min_length=4, max_length=40), OneLine]
     status: PostalStatus
     occurred_at: Moment
-    signer: Annotated[str, Field(max_length=40), OneLine] | None = None
-    reason: Annotated[str, Field(max_length=200), OneLine] | None = None
+    signer: Annotated[str, Scrubbed, Field(max_length=40)] | None = None
+    reason: Annotated[str, Scrubbed, Field(max_length=200)] | None = None
 
 
 class ExaminationResultsIn(BaseModel):

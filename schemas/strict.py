@@ -65,6 +65,17 @@ def _text(allowed: str) -> Any:
 OneLine = _text("")
 Lines = _text("\n")  # a line feed, never CR: one way to end a line
 PlainText = Annotated[str, OneLine]
+
+
+def scrub(text: str) -> str:
+    """The text without control and format characters: for what a courier reports (a signer's
+    name, a reason), which is not ours to refuse. Refusing it would lose the news for good (the
+    courier would send it again and again, the tracking poll read it again and again)."""
+    return "".join(c for c in text if not within(ord(c), CONTROLS))
+
+
+# A courier's free text, scrubbed rather than refused.
+Scrubbed = BeforeValidator(lambda text: scrub(text) if isinstance(text, str) else text)
 FreeText = Annotated[str, Lines]
 
 

@@ -21,10 +21,10 @@ from schemas.clock import CHINA_TZ
 from schemas.identifiers import CitizenId
 from schemas.printable import Printable
 from schemas.problems import problems
-from schemas.strict import LOOSE, Ascii, Lines, OneLine
+from schemas.strict import LOOSE, Ascii, Lines, OneLine, Scrubbed, scrub
 from tests.helpers import example_json
 
-TEXT_CHECKS = (OneLine, Lines, Printable, Ascii)
+TEXT_CHECKS = (OneLine, Lines, Printable, Ascii, Scrubbed)  # Scrubbed: a courier's text
 
 
 def client_models() -> list[type[BaseModel]]:
@@ -187,3 +187,20 @@ def test_identifiers_take_ascii_digits_only() -> None:
     full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number)
     with pytest.raises(ValidationError, match="ASCII letters and digits only"):
         adapter.validate_python(full_width)
+
+
+def test_a_couriers_text_is_scrubbed_not_refused() -> None:
+    """A signer's name with a stray control character: the news is kept, the character goes
+    (refused, the courier would send it again and again and the letter never be delivered)."""
+    body = {
+        "event_id": "EA1:3",
+        "reference": "JN-2026-000001",
+        "waybill_no": "EA100000001CN",
+        "status": "delivered",
+        "occurred_at": "2026-11-20T10:00:00+08:00",
+        "signer": "张\u202e三\x00",
+        "reason": "签收\r",
+    }
+    hook = gateway_models.PostalWebhook.model_validate_json(json.dumps(body))
+    assert (hook.signer, hook.reason) == ("张三", "签收")
+    assert scrub("王\u2066𪚥\t") == "王𪚥"
