@@ -79,6 +79,7 @@ def build_worker(
         workflows=[AppraisalCase, ProvincialReferral],
         activities=activities(pool, http, config),
         interceptors=[CaseLogContext()],
+        max_cached_workflows=config.max_cached_workflows,
     )
 
 

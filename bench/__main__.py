@@ -52,6 +52,13 @@ def options(argv: list[str] | None = None) -> Options:
         metavar="K",
         help="then start K cases that wait after booking and sample the worker's RSS",
     )
+    parser.add_argument(
+        "--cache",
+        type=int,
+        metavar="N",
+        help="the worker's max_cached_workflows (default: worker.py's setting); a small one "
+        "shows the idle run's plateau with fewer cases",
+    )
     parser.add_argument("--results", type=Path, default=default.results)
     parser.add_argument("--keep", type=Path, help="keep the stack's data and logs here")
     args = parser.parse_args(argv)

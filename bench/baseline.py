@@ -80,6 +80,7 @@ class BenchScript:
             group = [ops[i]]
             while (
                 i + len(group) < len(ops)
+                and ops[i].get("task") is not None
                 and ops[i + len(group)].get("task") == ops[i].get("task")
                 and ops[i + len(group)]["op"] in ("activity", "child")
                 and group[-1]["op"] in ("activity", "child")

@@ -36,11 +36,12 @@ REPLAY_SAMPLE = 10  # histories replayed per flavor and pass
 
 @dataclass
 class Options:
-    cases: int = 40  # per flavor, concurrency level and pass
+    cases: int = 20  # per flavor, concurrency level and pass (about 5 minutes on 2 cores)
     levels: tuple[int, ...] = (5, 20)
     rounds: int = 2  # batches per flavor and level, interleaved
     passes: tuple[str, ...] = ("memory", "file")
     idle: int = 0  # cases left waiting for the idle-memory run (0: none)
+    cache: int | None = None  # the worker's max_cached_workflows (None: worker.py's setting)
     results: Path = Path(__file__).resolve().parent / "results"
     keep: Path | None = None  # keep the stack's data and logs here
 
@@ -134,11 +135,13 @@ async def run_pass(s: stack.Stack, mode: str, options: Options, say: Any) -> dic
     for flavor in ("same", "minimal"):  # warm the baseline worker too; checks the scripts run
         await batch(s, flavor, 1, [f"{prefix}-{flavor}-0"], plan)
     say(f"  {mode}: same-sequence script of {len(script)} operations from {warm.ids[0]}")
-    per_batch = math.ceil(options.cases / options.rounds)
     batches: list[Batch] = []
     serial = 1
     for concurrency in options.levels:
-        for round_ in range(options.rounds):
+        # Batches no smaller than the level, so it is reached: fewer rounds at high levels.
+        rounds = max(1, min(options.rounds, options.cases // concurrency))
+        per_batch = math.ceil(options.cases / rounds)
+        for round_ in range(rounds):
             order = FLAVORS if round_ % 2 == 0 else tuple(reversed(FLAVORS))
             for flavor in order:
                 ids = [f"{prefix}-{flavor}-{serial + k}" for k in range(per_batch)]
@@ -301,12 +304,14 @@ async def run(options: Options, say: Any = print) -> dict[str, Any]:
     }
     async with stack.workspace(options.keep) as work, stack.database(work) as dsn:
         for mode in options.passes:
-            async with stack.running(dsn, work, file_backed=mode == "file") as s:
+            file_backed = mode == "file"
+            async with stack.running(dsn, work, file_backed, cache=options.cache) as s:
                 say(f"pass {mode}: stack up (worker pid {pid(s.worker)})")
-                result["passes"][mode] = await run_pass(s, mode, options, say)
+                if options.cases:
+                    result["passes"][mode] = await run_pass(s, mode, options, say)
                 if options.idle and mode == options.passes[-1]:
                     result["idle"] = {
-                        "max_cached_workflows": stack.max_cached(),
+                        "max_cached_workflows": stack.max_cached(options.cache),
                         "samples": await idle_memory(s, options.idle, say),
                     }
     result["machine"]["load_average_at_end"] = list(os.getloadavg())

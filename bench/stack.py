@@ -7,7 +7,6 @@ Built from `make run`'s pieces (infra/devstack.py): spawn, health waits, ordered
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import os
 import re
@@ -24,7 +23,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from infra import db, seal
 from infra.codec import new_key_line
@@ -60,10 +58,9 @@ class Stack:
         return int(self.server.process.pid)
 
 
-def max_cached() -> int:
-    """How many cases the worker keeps in memory: worker.py leaves the SDK's default."""
-    default = inspect.signature(Worker).parameters["max_cached_workflows"].default
-    return int(default)
+def max_cached(cache: int | None) -> int:
+    """How many cases the worker keeps in memory: `cache`, else worker.py's setting."""
+    return cache or int(Settings.model_fields["max_cached_workflows"].default)
 
 
 @asynccontextmanager
@@ -95,7 +92,7 @@ def roomy_sessions(work: Path) -> Path:
 
 @asynccontextmanager
 async def running(
-    dsn: str, work: Path, file_backed: bool, quiet: bool = True
+    dsn: str, work: Path, file_backed: bool, quiet: bool = True, cache: int | None = None
 ) -> AsyncIterator[Stack]:
     """Dev server (in memory, or on a SQLite file in `work`), emulator and both workers."""
     logs = work / "logs"
@@ -115,6 +112,7 @@ async def running(
         "SESSIONS_FILE": str(roomy_sessions(work)),
         "DATA_DIR": str(work / "data"),
         "LOG_JSON": "true",
+        **({"MAX_CACHED_WORKFLOWS": str(cache)} if cache else {}),
     }
     config = Settings(
         temporal_address=address,

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # "default:writer"), from the identity provider; sent as the gRPC bearer token.
     temporal_api_key: str | None = Field(default=None, repr=False)
     task_queue: str = "appraisal"
+    # Open cases a worker keeps in memory (the SDK's default); past it the least recently used
+    # is evicted and replayed when it next moves, so a worker's memory is bounded by it.
+    max_cached_workflows: int = 1000
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"
     )
