@@ -68,6 +68,7 @@ def options(argv: list[str] | None = None) -> Options:
         rounds=args.rounds,
         passes=tuple(args.passes),
         idle=args.idle,
+        cache=args.cache,
         results=args.results,
         keep=args.keep,
     )

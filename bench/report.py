@@ -65,6 +65,19 @@ def markdown(result: dict[str, Any]) -> str:
                 "not in the history). Actions: "
                 + ", ".join(f"{k} {v:.1f}" for k, v in ours["actions_breakdown"].items() if v),
             ]
+    if "postgres" in result:
+        pg = result["postgres"]
+        lines += [
+            "",
+            f"## PostgreSQL per case ({pg['cases']} cases of this run)",
+            "",
+            "| table | rows per case | KiB per case (with indexes) |",
+            "|---|---:|---:|",
+            *(
+                f"| {name} | {t['rows_per_case']:.1f} | {t['kib_per_case']:.1f} |"
+                for name, t in sorted(pg["tables"].items())
+            ),
+        ]
     if "idle" in result:
         idle = result["idle"]
         lines += [

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -284,6 +285,38 @@ async def idle_memory(s: stack.Stack, count: int, say: Any) -> list[dict[str, fl
     return samples
 
 
+async def table_sizes(dsn: str) -> dict[str, tuple[int, int]]:
+    """Each table's rows and bytes (with indexes and TOAST)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        names = [r["relname"] for r in await conn.fetch("SELECT relname FROM pg_stat_user_tables")]
+        sizes = {}
+        for name in names:
+            rows = await conn.fetchval(f'SELECT count(*) FROM "{name}"')
+            size = await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", name)
+            sizes[name] = (int(rows), int(size))
+        return sizes
+    finally:
+        await conn.close()
+
+
+def per_case(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    """What the run's cases added to PostgreSQL, per case (every case of the run, baselines
+    excluded: they write nothing)."""
+    cases = after["cases"][0] - before.get("cases", (0, 0))[0]
+    grown = {
+        name: {
+            "rows_per_case": (rows - before.get(name, (0, 0))[0]) / cases,
+            "kib_per_case": (size - before.get(name, (0, 0))[1]) / cases / 1024,
+        }
+        for name, (rows, size) in after.items()
+        if rows != before.get(name, (0, 0))[0]
+    }
+    return {"cases": cases, "tables": grown}
+
+
 async def run(options: Options, say: Any = print) -> dict[str, Any]:
     began = datetime.now(UTC)
     result: dict[str, Any] = {
@@ -295,6 +328,7 @@ async def run(options: Options, say: Any = print) -> dict[str, Any]:
             "rounds": options.rounds,
             "passes": list(options.passes),
             "idle": options.idle,
+            "cache": options.cache,
         },
         "passes": {},
         "minimal_steps": [why for _, why in minimal.STEPS],
@@ -303,12 +337,15 @@ async def run(options: Options, say: Any = print) -> dict[str, Any]:
         "archives; the provincial cases are ended after each batch",
     }
     async with stack.workspace(options.keep) as work, stack.database(work) as dsn:
+        before = await table_sizes(dsn)
         for mode in options.passes:
             file_backed = mode == "file"
             async with stack.running(dsn, work, file_backed, cache=options.cache) as s:
                 say(f"pass {mode}: stack up (worker pid {pid(s.worker)})")
                 if options.cases:
                     result["passes"][mode] = await run_pass(s, mode, options, say)
+                if mode == options.passes[-1] and options.cases:
+                    result["postgres"] = per_case(before, await table_sizes(dsn))
                 if options.idle and mode == options.passes[-1]:
                     result["idle"] = {
                         "max_cached_workflows": stack.max_cached(options.cache),
