@@ -142,7 +142,7 @@ class CaseDriver:
                     raise
                 self.tally.refusals += 1
                 await self.until(opened)
-                continue
+                continue  # the same event again: a refused one is not marked seen
             self.tally.updates.append(time.perf_counter() - began)
             return str(answer)
         raise AssertionError("unreachable")

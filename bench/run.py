@@ -24,7 +24,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from bench import baseline, driver, history, minimal, stack
-from infra.devstack import BIN
+from infra.devstack import BIN, Part
 from infra.temporal import data_converter
 from workflows.case import AppraisalCase
 from workflows.referral import ProvincialReferral
@@ -33,6 +33,8 @@ FLAVORS = ("case", "same", "minimal")
 NAMES = {"case": "ours", "same": "same-sequence", "minimal": "minimal"}
 TICK = os.sysconf("SC_CLK_TCK")
 REPLAY_SAMPLE = 10  # histories replayed per flavor and pass
+# A baseline's script, the updates and signals its driver sends, the start input's size.
+Plan = dict[str, tuple[list[baseline.Op], list[dict[str, Any]], int]]
 
 
 @dataclass
@@ -78,11 +80,11 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
 
 
-def pid(part: Any) -> int:
+def pid(part: Part) -> int:
     return int(part.process.pid)
 
 
-async def batch(s: stack.Stack, flavor: str, concurrency: int, ids: list[str], plan: Any) -> Batch:
+async def batch(s: stack.Stack, flavor: str, concurrency: int, ids: list[str], plan: Plan) -> Batch:
     tally = driver.Tally()
     worker = s.worker if flavor == "case" else s.baseline_worker
     jobs: list[Callable[[], Awaitable[None]]]
@@ -156,7 +158,7 @@ async def run_pass(s: stack.Stack, mode: str, options: Options, say: Any) -> dic
     replay = {flavor: await replay_ms(s, flavor, batches) for flavor in FLAVORS}
     figures = {
         str(c): {
-            f: summarize(f, [b for b in batches if b.flavor == f and b.concurrency == c], replay[f])
+            f: summarize([b for b in batches if b.flavor == f and b.concurrency == c], replay[f])
             for f in FLAVORS
         }
         for c in options.levels
@@ -192,7 +194,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
-def summarize(flavor: str, batches: list[Batch], replay: float) -> dict[str, Any]:
+def summarize(batches: list[Batch], replay: float) -> dict[str, Any]:
     cases = sum(len(b.ids) for b in batches)
     histories = [h for b in batches for h in b.histories]
     latencies = [x for b in batches for x in b.tally.latencies]

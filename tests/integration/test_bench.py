@@ -53,7 +53,7 @@ async def test_bench_runs_and_writes_every_figure(tmp_path: Path) -> None:
     assert abs(same["events_per_case"] - ours["events_per_case"]) <= 0.1 * ours["events_per_case"]
     assert least["actions_per_case"] == 1 + sum(op["op"] in COUNTED for op in minimal.SCRIPT)
     assert least["actions_per_case"] < ours["actions_per_case"]
-    assert ours["refusals_per_case"] >= 0 and ours["queries_per_case"] > 0
+    assert ours["queries_per_case"] > 0  # the driver waited on the status query
 
     table = (tmp_path / "latest.md").read_text(encoding="utf-8")
     assert "| figure | ours | same-sequence | minimal |" in table and "n/a" not in table
