@@ -66,7 +66,7 @@ class BenchScript:
     is taken when the script reaches it and answered when the script reaches its answer."""
 
     def __init__(self) -> None:
-        self.waiting: int | None = None  # the update the script waits for
+        self.waiting = -1  # the update the script waits for (-1: none yet)
         self.arrived: set[int] = set()
         self.answered: set[int] = set()
         self.signals = 0
@@ -150,6 +150,12 @@ class BenchScript:
         self.arrived.add(n)
         await workflow.wait_condition(lambda: n in self.answered)
         return "x" * 40
+
+    @workflow.query(name="waiting")
+    def at_update(self) -> int:
+        """The update the script waits for: the driver sends it then, as it sends ours once
+        the case's status shows the step open."""
+        return self.waiting
 
     @workflow.signal(name="event")
     def event(self, padding: str) -> None:

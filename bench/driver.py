@@ -235,6 +235,7 @@ async def drive_script(
     updates = 0
     for sent in inputs:
         if sent["kind"] == "update":
+            await until_waiting(handle, updates, tally)
             t = time.perf_counter()
             await handle.execute_update("step", args=[updates, "x" * sent["size"]])
             tally.updates.append(time.perf_counter() - t)
@@ -243,6 +244,18 @@ async def drive_script(
             await handle.signal("event", "x" * sent["size"])
     await handle.result()
     tally.latencies.append(time.perf_counter() - began)
+
+
+async def until_waiting(handle: WorkflowHandle[Any, Any], n: int, tally: Tally) -> None:
+    """Poll the script's `waiting` query until it waits for update `n` (backing off as the
+    case's driver does)."""
+    pause = 0.02
+    while True:
+        tally.queries += 1
+        if await handle.query("waiting", result_type=int) == n:
+            return
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 async def end_referrals(client: Client, ids: list[str]) -> None:
