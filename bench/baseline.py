@@ -73,8 +73,7 @@ class BenchScript:
         self.timers: dict[str, asyncio.Task[None]] = {}
 
     @workflow.run
-    async def run(self, script: list[Op], padding: str) -> int:
-        ops = script
+    async def run(self, ops: list[Op], padding: str) -> int:
         i = 0
         while i < len(ops):
             group = [ops[i]]
@@ -93,6 +92,7 @@ class BenchScript:
             i += len(group)
         for timer in self.timers.values():
             timer.cancel()
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return len(ops)
 
     async def perform(self, op: Op) -> None:

@@ -119,7 +119,7 @@ class CaseDriver:
         result: CaseStatus = await self.handle.query(AppraisalCase.status)
         return result
 
-    async def until(self, ready: Callable[[CaseStatus], bool], timeout: float = 120) -> CaseStatus:
+    async def until(self, ready: Callable[[CaseStatus], bool], timeout: float = 600) -> CaseStatus:
         """Poll the status query until the step is open (backing off to 0.2 s)."""
         pause, deadline = 0.02, time.monotonic() + timeout
         while True:
