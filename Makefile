@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit venv font browser schema glyphs clean
+.PHONY: run test lint typecheck unit venv font browser schema glyphs clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ browser:
 
 run: $(STAMP) font
 	$(BIN)/python -m infra.devstack
+
+# Our cases against the bare engine on a stack of its own (bench/run.py; not part of make test).
+# BENCH_ARGS: e.g. "-n 40 -c 5 20", "--passes memory", "--idle 5000".
+bench: $(STAMP) font
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -98,6 +98,7 @@ def build_workers(
                 workflows=[AppraisalCase, ProvincialReferral],
                 activities=activities(pool, http, config, renderer),
                 interceptors=[CaseLogContext(), OneInput()],
+                max_cached_workflows=config.max_cached_workflows,
             )
         )
     if config.worker_queues in ("all", "letters"):

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # queue>-letters`), `cases` or `letters` (to run letters workers apart and scale them).
     worker_queues: Literal["all", "cases", "letters"] = "all"
     letter_processes: int = Field(default=2, ge=1)  # per worker: letters rendering at once
+    # Open cases a worker keeps in memory (the SDK's default); past it the least recently used
+    # is evicted and replayed when it next moves, so a worker's memory is bounded by it.
+    max_cached_workflows: int = 1000
     database_url: str | None = Field(
         default=None, description="PostgreSQL DSN; unset means an embedded server under DATA_DIR"
     )

@@ -1,0 +1,1 @@
+"""`make bench`: the appraisal case against the bare engine, in one run (issue #11)."""
