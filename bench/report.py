@@ -16,9 +16,9 @@ ROWS = (
     ("events_per_case", "history events per case", "{:.0f}"),
     ("history_kib_per_case", "history KiB per case", "{:.1f}"),
     ("actions_per_case", "Cloud actions per case", "{:.1f}"),
-    ("worker_cpu_s_per_case", "worker CPU s per case", "{:.3f}"),
+    ("worker_cpu_s_per_case", "worker CPU s per case (letter processes included)", "{:.3f}"),
     ("server_cpu_s_per_case", "dev server CPU s per case", "{:.3f}"),
-    ("worker_peak_rss_mib", "worker peak RSS (MiB)", "{:.0f}"),
+    ("worker_peak_rss_mib", "worker peak RSS (MiB, letter processes included)", "{:.0f}"),
     ("replay_ms_per_case", "replay ms per case", "{:.1f}"),
 )
 

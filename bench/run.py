@@ -80,6 +80,42 @@ def reset_peak(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM starts again from VmRSS
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants: the worker renders letters in processes of its own."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    found = [pid]
+    for parent in found:
+        found += [child for child, of in parents.items() if of == parent]
+    return found
+
+
+def family_cpu(pid: int) -> float:
+    """CPU seconds of the process and its descendants alive now."""
+    total = 0.0
+    for member in family(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            continue
+    return total
+
+
+def family_peak(pid: int) -> int:
+    """The sum of the peaks (VmHWM) of the process and its descendants: an upper bound."""
+    total = 0
+    for member in family(pid):
+        try:
+            total += memory(member, "VmHWM")
+        except (OSError, LookupError):
+            continue
+    return total
+
+
 def pid(part: Part) -> int:
     return int(part.process.pid)
 
@@ -96,10 +132,11 @@ async def batch(s: stack.Stack, flavor: str, concurrency: int, ids: list[str], p
             functools.partial(driver.drive_script, s.plain, i, script, inputs, start_size, tally)
             for i in ids
         ]
-    reset_peak(pid(worker))
-    cpu0, server0 = cpu_seconds(pid(worker)), cpu_seconds(s.server_pid)
+    for member in family(pid(worker)):
+        reset_peak(member)
+    cpu0, server0 = family_cpu(pid(worker)), cpu_seconds(s.server_pid)
     wall = await driver.bounded(concurrency, jobs)
-    cpu1, server1 = cpu_seconds(pid(worker)), cpu_seconds(s.server_pid)
+    cpu1, server1 = family_cpu(pid(worker)), cpu_seconds(s.server_pid)
     done = Batch(
         flavor,
         concurrency,
@@ -108,7 +145,7 @@ async def batch(s: stack.Stack, flavor: str, concurrency: int, ids: list[str], p
         tally,
         cpu1 - cpu0,
         server1 - server0,
-        memory(pid(worker), "VmHWM"),
+        family_peak(pid(worker)),
     )
     client = s.client if flavor == "case" else s.plain
     done.histories = await fetch_all(client, ids)
