@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import io
 import sys
 from pathlib import Path
@@ -74,10 +75,20 @@ def options(argv: list[str] | None = None) -> Options:
     )
 
 
+def compiled() -> None:
+    """Bytecode for the project's modules, as an installed image has it (pip compiles at
+    install). Without it, and with PYTHONDONTWRITEBYTECODE set, the workflow sandbox compiles the
+    workflow modules from source for every case it loads: about 50 ms a case, measured."""
+    root = Path(__file__).resolve().parent.parent
+    for package in ("workflows", "schemas", "activities", "infra", "gateway", "starter"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def main() -> None:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
     chosen = options()
+    compiled()
     result = asyncio.run(run(chosen))
     text, data = report.write(result, chosen.results)
     print(report.markdown(result))
