@@ -113,6 +113,7 @@ class CaseFile:
     journaled: int = 0
     committed: int = 0
     local_activities: int = 0  # running now: the search attributes wait for them
+    local_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one local activity at a time
     registered: bool = False  # the case number is bound to this run: events may apply
     # The gate (workflows/gate.py): one lock for every change that awaits, and the answer
     # given to each applied event, so a repeat gets the same answer and changes nothing.

@@ -91,9 +91,14 @@ async def short(
         return result
     case.local_activities += 1
     try:
-        result = await workflow.execute_local_activity_method(
-            activity, arg, summary=summary, **ACTIVITY_OPTIONS
-        )
+        # One at a time: concurrent local activities resolve in the order they finish on a
+        # first run but in the order they were scheduled on replay, so coroutines waiting on
+        # two of them could resume in another order and issue other commands
+        # (temporalio/sdk-python#1578). Queued on the lock, they resolve in schedule order.
+        async with case.local_lock:
+            result = await workflow.execute_local_activity_method(
+                activity, arg, summary=summary, **ACTIVITY_OPTIONS
+            )
     finally:
         case.local_activities -= 1
     return result
