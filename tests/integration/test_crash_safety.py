@@ -67,10 +67,6 @@ OUTAGE = 30.0  # seconds PostgreSQL stays down
 PATIENCE = 150.0  # seconds one step may take through the faults before the test fails
 COURIER_BAD_DAY = {"error_rate": 0.3, "seed": 11, "duplicate_webhooks": True}
 WINDOWS = {ClockName.dispute_window_worker, ClockName.dispute_window_employer}
-RECOVERED = {  # history events that show a fault was recovered from, not a failure
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT: "workflow tasks timed out",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activities timed out",
-}
 
 
 @dataclass
@@ -305,10 +301,10 @@ async def drive(run: Run) -> None:
         await run.send(case_id, AppraisalCase.record_attendance, record)
 
     await attend(run.ids[0])
-    await asyncio.gather(run.kill_worker(Stage.conclusion), *map(attend, run.ids[1:]))
+    await run.kill_worker(Stage.conclusion)
 
-    # The opinions come in while PostgreSQL is down and the dev server is killed and started
-    # again on its file; the sign-offs once it is back.
+    # The other attendances and the opinions come in while PostgreSQL is down and the dev
+    # server is killed and started again on its file; the sign-offs once it is back.
     async def opinions(case_id: str) -> None:
         status = await run.until(
             case_id, lambda s: s.stage is Stage.conclusion and s.panel is not None, "conclusion"
@@ -321,7 +317,7 @@ async def drive(run: Run) -> None:
         for layer in ReviewLayer:
             await run.send(case_id, AppraisalCase.sign_off_review, signoff(layer))
 
-    await asyncio.gather(run.everyone(opinions), run.outage())
+    await asyncio.gather(*map(attend, run.ids[1:]), run.everyone(opinions), run.outage())
     await run.everyone(reviews)
     run.phase("every opinion and review recorded")
 
@@ -382,7 +378,13 @@ async def check(run: Run) -> str:
         history = await handle.fetch_history()
         kinds = Counter(event.event_type for event in history.events)
         assert not kinds[EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED], case_id
-        recovered.update({what: kinds[kind] for kind, what in RECOVERED.items()})
+        # What the faults cost, recovered from: lost workflow tasks, activities retried.
+        recovered["workflow tasks timed out"] += kinds[EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT]
+        recovered["activity retries"] += sum(
+            e.activity_task_started_event_attributes.attempt - 1
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        )
         # The history a restarted worker replays: the next worker must be able to, too.
         replayed = await replayer.replay_workflow(history, raise_on_replay_failure=False)
         assert replayed.replay_failure is None, f"{case_id}: {replayed.replay_failure}"
@@ -411,7 +413,8 @@ async def check(run: Run) -> str:
     archives = json.loads(out)
     assert len(archives) == CASES and all(a["ok"] for a in archives), out
 
-    courier = run.courier
+    courier = run.courier  # the faults did happen: 5xx, and every webhook sent twice
+    assert courier["answered_5xx"] and courier["webhooks_duplicated"] == found["webhooks taken"]
     return "\n".join(
         [
             f"crash-safety run: {CASES} cases, each archived (referred), in "
@@ -430,7 +433,7 @@ async def check(run: Run) -> str:
             f"  shipments at the courier: {dict(couriers)} (one per recipient per case)",
             "  recovered in the histories: "
             + ", ".join(f"{n} {what}" for what, n in recovered.items())
-            + ", 0 workflow tasks failed",
+            + ", 0 workflow tasks failed, every history replays",
             "  PostgreSQL: " + ", ".join(f"{what} {n}" for what, n in found.items()),
             f"  archive verify --all --anchor: {len(archives)} archives, 0 altered",
         ]
