@@ -79,7 +79,7 @@ class Run:
     worker: Worker
     postal: httpx.AsyncClient
     ids: list[str]
-    kills: dict[str, int] = field(default_factory=dict)  # stage: activities pending then
+    kills: dict[str, str] = field(default_factory=dict)  # stage: what it had in hand
     postgres_down: float = 0.0
     courier: Counter[str] = field(default_factory=Counter)  # the emulator's fault counters
     started: float = field(default_factory=time.monotonic)
@@ -104,7 +104,9 @@ class Run:
         """SIGKILL the worker with whatever it has in hand, then start a new one."""
         described = [await self.handle(case_id).describe() for case_id in self.open]
         await self.worker.kill()
-        self.kills[stage.value] = sum(len(d.raw_description.pending_activities) for d in described)
+        tasks = sum(d.raw_description.HasField("pending_workflow_task") for d in described)
+        activities = sum(len(d.raw_description.pending_activities) for d in described)
+        self.kills[stage.value] = f"{tasks} workflow tasks, {activities} activities pending"
         self.phase(f"worker killed in {stage.value}")
         await self.worker.start()
 
@@ -420,8 +422,8 @@ async def check(run: Run) -> str:
             f"crash-safety run: {CASES} cases, each archived (referred), in "
             f"{time.monotonic() - run.started:.0f}s",
             *(f"  {line}" for line in run.phases),
-            "  worker SIGKILLed: "
-            + ", ".join(f"{stage} (activities pending {n})" for stage, n in run.kills.items())
+            "  worker SIGKILLed in "
+            + ", ".join(f"{stage} ({pending})" for stage, pending in run.kills.items())
             + f"; started {run.worker.starts} times",
             f"  dev server: started {run.server.starts} times on {run.server.db_file.name}",
             f"  PostgreSQL down {run.postgres_down:.1f}s",
