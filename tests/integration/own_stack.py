@@ -6,9 +6,11 @@ it (infra/devstack.py), on free ports and in a temporary folder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -150,4 +152,5 @@ class Postgres:
         assert await asyncio.to_thread(db.resume_embedded, self.data) == self.dsn
 
     def stop(self) -> None:
-        db.stop_embedded(self.data)
+        with contextlib.suppress(subprocess.CalledProcessError):  # stopped by a failed run
+            db.stop_embedded(self.data)
