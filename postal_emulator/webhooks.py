@@ -55,8 +55,10 @@ class WebhookSender:
                 log.warning("webhook_lost", **_ids(notification))
             return len(batch)
         for notification in reversed(batch) if faults.reverse_webhooks else batch:
-            for _ in range(2 if faults.duplicate_webhooks else 1):
+            self._queue.put_nowait(notification)
+            if faults.duplicate_webhooks:
                 self._queue.put_nowait(notification)
+                self._stats().webhooks_duplicated += 1
         if self._worker is None:
             self._worker = asyncio.create_task(self._run())
         return 0

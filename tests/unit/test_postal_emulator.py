@@ -435,9 +435,11 @@ async def test_duplicated_webhooks_arrive_twice_each() -> None:
         _, waybill = await mail_one(http)
         await http.post(f"/v1/shipments/{waybill}/events", json={"status": "in_transit"})
         bodies = await receiver.received(4)
+        stats = (await http.get("/v1/_stats")).json()
 
     assert [b["event_id"] for b in bodies] == [f"{waybill}:{n}" for n in (1, 1, 2, 2)]
     assert receiver.calls[0][0] == receiver.calls[1][0]  # byte for byte: one event, twice
+    assert stats["webhooks_duplicated"] == 2  # second copies, counted for the crash-safety run
 
 
 async def test_reversed_webhooks_deliver_a_batch_last_event_first() -> None:
