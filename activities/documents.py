@@ -10,10 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import multiprocessing
+import os
 import re
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor as Renderer
@@ -427,8 +432,26 @@ async def list_documents(conn: Executor, case_id: str) -> list[DocumentRef]:
     return [_ref(r) for r in rows]
 
 
-def warm_letter_fonts(fonts: LetterFonts | None = None) -> None:
-    """Parse the main fonts now (a letter process's initializer), not for the first letter."""
+def die_with_parent(parent: int) -> None:
+    """A letter process ends when its worker does, however it ends: a worker killed with
+    SIGKILL (out of memory, a crash) would otherwise leave its letter processes running, each
+    with the fonts it parsed, and holding the worker's output open. Linux's PR_SET_PDEATHSIG."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before this line: go now
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def warm_letter_fonts(fonts: LetterFonts | None = None, parent: int | None = None) -> None:
+    """A letter process's initializer: tied to its worker (`parent`), and the main fonts parsed
+    now, not for the first letter."""
+    if parent is not None:
+        die_with_parent(parent)
     # Missing: each letter says so, retryable, until the font is installed.
     with contextlib.suppress(FontMissing):
         _blank((fonts or find_letter_fonts()).without_fallbacks())
@@ -451,7 +474,7 @@ class LetterProcesses(Renderer):
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=warm_letter_fonts,
-            initargs=(self.fonts,),
+            initargs=(self.fonts, os.getpid()),
         )
 
     def submit(self, fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future[T]:
