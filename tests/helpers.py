@@ -243,6 +243,12 @@ class Driver:
         return cast(str, await self.handle.execute_update(method, payload))
 
     async def attend(self) -> CaseStatus:
+        await self.attended()
+        return await self.until(lambda s: s.stage is Stage.conclusion)
+
+    async def attended(self) -> CaseStatus:
+        """On the appointment day, the worker attended: recorded, and the case as it stood
+        before (a lean case answers once it has moved on to the conclusion)."""
         status = await self.until(lambda s: s.appointment is not None and s.attendance is None)
         assert status.appointment is not None
         await self.skip_to(status.appointment.starts_at)
@@ -255,7 +261,7 @@ class Driver:
                 identity_verified=True,
             ),
         )
-        return await self.until(lambda s: s.stage is Stage.conclusion)
+        return status
 
     async def decide(self, outcome: Outcome = GRADE_8) -> CaseStatus:
         """Every panel member's opinion, the three sign-offs, the committee's decision."""

@@ -11,16 +11,13 @@ import asyncpg
 from temporalio.client import WorkflowHistory
 
 from schemas.events import (
-    Attendance,
-    AttendanceRecord,
-    ExpertOpinion,
     PostalEvent,
     ReAppraisalRequest,
 )
 from schemas.steps import Recipient, Stage
 from schemas.vocabulary import PostalStatus
 from tests.conftest import CaseEnv
-from tests.helpers import G8, Driver, decision, example, new_id
+from tests.helpers import G8, Driver, decision, example, new_id, opinion
 from workflows.case import AppraisalCase
 
 # What a lean case still schedules as activities of their own: work that is long or must be
@@ -81,28 +78,11 @@ async def test_the_next_step_is_never_refused_for_arriving_too_early(
     the dispute window is open: the next command, sent at once, is taken."""
     async with case_env() as env:
         case = await Driver.start(env, example("initial_complete"))
-        status = await case.until(lambda s: s.appointment is not None and s.panel is not None)
-        assert status.appointment is not None and status.panel is not None
-        await case.skip_to(status.appointment.starts_at)
-        attended = AttendanceRecord(
-            event_id=new_id("att"),
-            actor="W0101",
-            status=Attendance.attended,
-            identity_verified=True,
-        )
-        await case.update(AppraisalCase.record_attendance, attended)
-        expert = status.panel.members[0].expert_id
-        first = ExpertOpinion(event_id=new_id("op"), actor=expert, expert_id=expert, outcome=G8)
-        assert "opinion" in await case.update(AppraisalCase.record_opinion, first)
-
-        for member in status.panel.members[1:]:
-            opinion = ExpertOpinion(
-                event_id=new_id("op"),
-                actor=member.expert_id,
-                expert_id=member.expert_id,
-                outcome=G8,
-            )
-            await case.update(AppraisalCase.record_opinion, opinion)
+        status = await case.attended()
+        assert status.panel is not None
+        for member in status.panel.members:  # the first sent at once after the attendance
+            answer = await case.update(AppraisalCase.record_opinion, opinion(member.expert_id, G8))
+            assert "opinion" in answer
         await case.review()
         await case.update(AppraisalCase.issue_conclusion, decision(G8))
         posted = await case.posted()
