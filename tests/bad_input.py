@@ -80,12 +80,18 @@ def wrong_values(value: Any) -> list[Any]:
 
 
 @st.composite
-def malformed(draw: st.DrawFn, document: dict[str, Any], unknown: bool = True) -> Malformed:
-    """One field of `document` made wrong (`unknown`: an unknown field is wrong too)."""
+def malformed(
+    draw: st.DrawFn,
+    document: dict[str, Any],
+    unknown: bool = True,
+    scrubbed: tuple[str, ...] = (),
+) -> Malformed:
+    """One field of `document` made wrong (`unknown`: an unknown field is wrong too;
+    `scrubbed`: fields whose stray characters are removed, not refused: a courier's text)."""
     path, value = draw(st.sampled_from(nodes(document)))
     can_extend = unknown and isinstance(value, dict)
     kinds = ["wrong kind", "unknown field" if can_extend else "wrong kind"]
-    if isinstance(value, str) and len(value) >= 2:
+    if isinstance(value, str) and len(value) >= 2 and name(path) not in scrubbed:
         kinds += ["character"] * 3  # most fields are text: the check this run is about
     kind = draw(st.sampled_from(kinds))
     if kind == "character":
@@ -110,11 +116,15 @@ def left_out(
 
 
 def any_malformed(
-    document: dict[str, Any], required: tuple[str, ...], unknown: bool = True
+    document: dict[str, Any],
+    required: tuple[str, ...],
+    unknown: bool = True,
+    scrubbed: tuple[str, ...] = (),
 ) -> st.SearchStrategy[Malformed]:
     """One thing wrong in `document`; `required`: top-level fields it must have; `unknown`:
-    whether its model refuses unknown fields (a courier's webhook may carry new ones)."""
-    return st.one_of(malformed(document, unknown), left_out(document, required, unknown))
+    whether its model refuses unknown fields (a courier's webhook may carry new ones);
+    `scrubbed`: text fields cleaned rather than refused (schemas.strict.Scrubbed)."""
+    return st.one_of(malformed(document, unknown, scrubbed), left_out(document, required, unknown))
 
 
 def windows(text: str, size: int = 6) -> set[str]:

@@ -129,10 +129,28 @@ async def keep_written(case: CaseFile) -> None:
             case,
             Storage.record_transition,
             Transition(case_id=case.case_id, stage=case.stage, writes=writes),
-            f"记录 {len(writes)} 项 (" + ", ".join(w.write for w in writes) + ")",
+            told(writes),
         )
         del case.journal[: len(writes)]
         case.committed += len(writes)
+
+
+def told(writes: list[CaseWrite]) -> str:
+    """What a step wrote, as the Web UI's timeline shows it beside the step's marker."""
+    said = []
+    for write in writes:
+        match write:
+            case StageTransition():
+                said.append(f"进入阶段 {STAGE_LABELS[write.stage]} ({write.stage.value})")
+            case EventRecord():
+                said.append(f"记录事件 {write.kind}")
+            case Milestone():
+                said.append(f"里程碑 {write.name}")
+            case OutboxMessage():
+                said.append(f"待发消息 {write.key} → {write.recipient}")
+            case _:
+                said.append("记录结论 (conclusion recorded)")
+    return " · ".join(said)
 
 
 async def written(case: CaseFile) -> None:

@@ -81,8 +81,10 @@ async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
     # Through the codec server the operator reads the case: the input typed in ...
     name = application["worker"]["name"]
     await expect(page.get_by_text(name).first).to_be_visible(timeout=30_000)
-    # ... and the timeline naming each step in Chinese (activity and timer summaries) ...
-    await expect(page.get_by_text("进入阶段 组织鉴定").first).to_be_visible(timeout=30_000)
+    # ... and the timeline: the clocks named in Chinese (timer summaries), each step's writes
+    # (a local activity, shown by its name: record_transition) ...
+    await expect(page.get_by_text("到场情况录入期限").first).to_be_visible(timeout=30_000)
+    await expect(page.get_by_text("record_transition").first).to_be_visible()
     await page.screenshot(path=shots / "case-timeline.png")
     # ... and the current details the case writes say where it stands.
     await page.get_by_text("User Metadata", exact=True).click()
@@ -97,7 +99,7 @@ async def test_a_case_started_from_the_ui_form_runs_and_reads_in_chinese(
     await open_case(blind, stack, case_id)
     failing = blind.locator("#content").get_by_text("Codec Server could not connect")
     await expect(failing).to_be_visible(timeout=30_000)
-    await expect(blind.get_by_text("send_message").first).to_be_visible()  # the timeline drawn
+    await expect(blind.get_by_text("record_transition").first).to_be_visible()  # the timeline drawn
     await blind.screenshot(path=shots / "case-without-codec.png")
     shown = await blind.content()
     assert name not in shown and application["worker"]["citizen_id"] not in shown
