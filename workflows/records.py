@@ -136,7 +136,7 @@ async def keep_written(case: CaseFile) -> None:
 
 
 def told(writes: list[CaseWrite]) -> str:
-    """What a step wrote, as the Web UI's timeline shows it beside the step's marker."""
+    """What a step wrote, the summary of its marker (the event history, `workflow show`)."""
     said = []
     for write in writes:
         match write:
