@@ -417,6 +417,7 @@ async def ledger_figures(
         until,
         china_day(at),
     )
+    assert totals is not None  # an aggregate: always one row
     median = totals["median_days"]
     return LedgerFigures(
         start=start,
