@@ -244,7 +244,7 @@ async def advance_entry(
         )
         await conn.execute(
             """UPDATE ledger_entries SET state = $2, follow_up_due = coalesce($3, follow_up_due),
-                   closed_at = CASE WHEN $2 = 'closed' THEN $4 END,
+                   closed_at = CASE WHEN $2 = 'closed' THEN $4::timestamptz END,
                    owner = coalesce(owner, $5)
                WHERE id = $1""",
             entry_id,
