@@ -91,9 +91,10 @@ def due_text(entry: LedgerEntry) -> str:
 
 
 def flag(entry: LedgerEntry) -> str:
+    said = ["OVERDUE"] if entry.overdue else []
     if entry.escalated_at is not None:
-        return f"OVERDUE, escalated {china_time(entry.escalated_at)}"
-    return "OVERDUE" if entry.overdue else ""
+        said.append(f"escalated {china_time(entry.escalated_at)}")
+    return ", ".join(said)
 
 
 @app.command()
