@@ -2,7 +2,8 @@
 rules, used by the CLI (`appraisal ledger`), the gateway (/v1/ledger) and the worker (the
 escalation sweep). Each change is one transaction: the entry where it stands, and its step.
 
-Logs name entries by id only: the question and the notes may hold personal data."""
+It logs only what the worker's sweep does (the gateway logs its own requests; the CLI prints),
+naming entries by id only: the question and the notes may hold personal data."""
 
 from __future__ import annotations
 
@@ -166,7 +167,6 @@ async def add_entry(
             actor,
             at,
         )
-    log.info("ledger_entry_recorded", id=row["id"], client_id=client_id, actor=actor)
     return entry_of(row, at), True
 
 
@@ -254,7 +254,6 @@ async def advance_entry(
             actor,
         )
         found = await entry_with_steps(conn, entry_id, at)
-    log.info("ledger_entry_advanced", id=entry_id, to=advance.to.value, actor=actor)
     return found, True
 
 

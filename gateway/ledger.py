@@ -15,9 +15,11 @@ from gateway.clients import GatewayClient, Scope
 from gateway.deps import Door, scoped
 from gateway.errors import ApiError
 from gateway.models import LedgerAdvanceIn, LedgerEntryIn
+from infra.logs import get_logger
 from schemas.ledger import Advance, LedgerEntry, LedgerSource, LedgerState, NewEntry
 
 router = APIRouter(tags=["ledger"])
+log = get_logger(__name__)
 Ledger = Annotated[GatewayClient, Depends(scoped(Scope.ledger))]
 EntryId = Annotated[int, Path(ge=1, le=2**62, description="the entry's id")]
 # What each refusal of the ledger answers.
@@ -53,6 +55,8 @@ async def add_entry(entry: LedgerEntryIn, door: Door, client: Ledger) -> JSONRes
             saved, new = await ledger.add_entry(conn, given, client.client_id, client.client_id)
     except LedgerRefusal as refusal:
         raise api_error(refusal) from None
+    # Ids only: the question may hold personal data.
+    log.info("ledger_entry", id=saved.id, client_id=client.client_id, repeat=not new)
     return JSONResponse(saved.model_dump(mode="json"), 201 if new else 200)
 
 
@@ -75,6 +79,7 @@ async def advance_entry(
             moved, _ = await ledger.advance_entry(conn, entry_id, advance, client.client_id, key)
     except LedgerRefusal as refusal:
         raise api_error(refusal) from None
+    log.info("ledger_step", id=entry_id, to=moved.state.value, client_id=client.client_id)
     return moved
 
 

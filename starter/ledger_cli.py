@@ -282,5 +282,6 @@ def advance(
         print_json(moved.model_dump(mode="json"))
         return
     done = "advanced" if new else "already advanced"
-    due = f", follow-up due {due_text(moved)} 北京时间" if moved.follow_up_due else ""
+    open_ = moved.follow_up_due and moved.state != LedgerState.closed
+    due = f", follow-up due {due_text(moved)} 北京时间" if open_ else ""
     typer.echo(f"{done} ledger entry {moved.id} to {moved.state.value} ({moved.state.label}){due}")
