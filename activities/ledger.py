@@ -140,6 +140,8 @@ async def add_entry(
         if entry.case_id is not None:
             await check_case(conn, entry.case_id)
         await check_staff(conn, entry.owner, "owner")
+        if entry.key is not None and await keyed(conn, client_id, entry.key):
+            return await repeated_entry(conn, entry, client_id, at), False  # spares an id
         row = await conn.fetchrow(
             f"""INSERT INTO ledger_entries (client_id, entry_key, state, source, category,
                     question, case_id, owner, follow_up_due, recorded_by, created_at)
@@ -168,6 +170,17 @@ async def add_entry(
             at,
         )
     return entry_of(row, at), True
+
+
+async def keyed(conn: Connection, client_id: str | None, key: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM ledger_entries
+                              WHERE client_id IS NOT DISTINCT FROM $1 AND entry_key = $2)""",
+            client_id,
+            key,
+        )
+    )
 
 
 async def repeated_entry(

@@ -237,7 +237,9 @@ def described(e: LedgerEntry) -> list[str]:
         [
             china_time(s.at),
             s.kind.value,
-            f"{s.from_state.value} → {s.to_state.value}" if s.from_state else s.to_state.value,
+            f"{s.from_state.value} → {s.to_state.value}"
+            if s.from_state and s.from_state != s.to_state
+            else s.to_state.value,
             s.actor,
             " / ".join(s.note.splitlines())
             + (f" (follow-up due {s.follow_up_due})" if s.follow_up_due else ""),
