@@ -5,6 +5,7 @@ carried over by 015. Each on a database of its own (the figures count every row)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,6 +15,7 @@ import pytest
 from activities import ledger
 from activities.ledger import LedgerRefusal
 from activities.notifications import Dispatcher
+from activities.storage import OUTBOX_CHANNEL
 from infra import db
 from schemas.clock import CHINA_TZ
 from schemas.ledger import (
@@ -171,6 +173,28 @@ async def test_an_overdue_follow_up_is_escalated_once_to_the_supervisor(
     # The entry, escalated, is still followed up and closed.
     closed = await moved(pool, overdue.id, "closed", end_of_day + timedelta(days=1))
     assert closed.escalated_at == end_of_day and not closed.overdue
+
+
+async def test_the_workers_sweep_escalates_on_its_own(lone_pool: asyncpg.Pool) -> None:
+    """`sweep` as the worker runs it beside the dispatcher: it escalates at once, and its
+    NOTIFY wakes the dispatcher; it stops when told."""
+    pool = lone_pool
+    entry = await added(pool, follow_up_due=T0.date())  # its due day is long past
+    queued = asyncio.Event()
+    stop = asyncio.Event()
+
+    def woken(*_: object) -> None:
+        queued.set()
+
+    async with pool.acquire() as listener:
+        await listener.add_listener(OUTBOX_CHANNEL, woken)
+        running = asyncio.create_task(ledger.sweep(pool, stop, every=3600))
+        await asyncio.wait_for(queued.wait(), 30)
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        await listener.remove_listener(OUTBOX_CHANNEL, woken)
+    assert (await ledger.entry_with_steps(pool, entry.id)).escalated_at is not None
+    assert await pool.fetchval("SELECT message_key FROM outbox") == f"ledger:{entry.id}:escalation"
 
 
 async def test_the_figures_of_a_period(lone_pool: asyncpg.Pool) -> None:
