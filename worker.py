@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from activities.archive import Archive
 from activities.documents import Documents, LetterProcesses
 from activities.experts import Experts
+from activities.ledger import sweep as ledger_sweep
 from activities.notices import PublicNotices
 from activities.notifications import Dispatcher, Notifications
 from activities.policy import Policies
@@ -166,8 +167,8 @@ async def main() -> None:
             log.info("worker started", task_queues=queues, letter_processes=config.letter_processes)
             if config.worker_queues == "letters":
                 await stop.wait()  # the case workers send the outbox
-            else:
-                await Dispatcher(pool).run(stop)  # the outbox, until told to stop
+            else:  # the outbox, and the ledger's overdue follow-ups, until told to stop
+                await asyncio.gather(Dispatcher(pool).run(stop), ledger_sweep(pool, stop))
             log.info("worker stopping: finishing tasks in hand")
     finally:
         renderer.shutdown(cancel_futures=True)

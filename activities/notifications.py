@@ -1,7 +1,8 @@
 """The outbox: messages for other parties (appointment notices, supplement notices, the
 benefits agency copy, escalations to the supervisor).
 
-A message is first queued in PostgreSQL once per (case, key), then sent by the `Dispatcher`
+A message is first queued in PostgreSQL once per (case, key) (or per key, for a message of
+no case: a ledger entry's escalation, activities/ledger.py), then sent by the `Dispatcher`
 (`send_message` for cases from before the lean case) through a `Sender` (SMS gateway, letter service, the agency's interface: one implementation
 per channel in production). Sending is idempotent: a message marked sent is not sent again,
 and the sender gets the outbox key to pass on as the provider's idempotency key."""
@@ -30,7 +31,7 @@ class MessageRef(CaseStep):
 
 
 class Outgoing(BaseModel):
-    case_id: str
+    case_id: str | None  # None: the office's own message (a ledger entry's escalation)
     key: str
     channel: str
     recipient: str
@@ -49,7 +50,7 @@ class LogSender:
 
     async def send(self, message: Outgoing) -> str:
         log.info("message sent", channel=message.channel, key=message.key, subject=message.subject)
-        return f"log:{message.case_id}:{message.key}"
+        return f"log:{message.case_id or 'office'}:{message.key}"
 
 
 class Notifications:
@@ -93,9 +94,11 @@ async def send_row(conn: PoolConnectionProxy, sender: Sender, row: asyncpg.Recor
         body=json.loads(row["body"]),
     )
     provider_ref = await sender.send(outgoing)
+    # A message of no case is keyed by its key alone (migration 015).
+    case = "case_id = $1" if row["case_id"] is not None else "case_id IS NULL AND $1::text IS NULL"
     await conn.execute(
-        """UPDATE outbox SET sent_at = now(), provider_ref = $3
-           WHERE case_id = $1 AND message_key = $2""",
+        f"""UPDATE outbox SET sent_at = now(), provider_ref = $3
+            WHERE {case} AND message_key = $2""",
         row["case_id"],
         row["message_key"],
         provider_ref,

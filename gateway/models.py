@@ -3,14 +3,12 @@ authenticated client (or, for postal webhooks, the courier that signed)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.clock import CHINA_TZ
 from schemas.events import PostalStatus, Reason
+from schemas.ledger import Advance, EntryFields
 from schemas.steps import Recipient
 from schemas.strict import Day, Lines, Moment, OneLine, Scrubbed
 
@@ -70,35 +68,13 @@ class ReAppraisalIn(BaseModel):
     reason: Reason
 
 
-class LedgerPhase(StrEnum):
-    before = "before"  # 事前 prevention
-    during = "during"  # 事中 explanation
-    after = "after"  # 事后 follow-up
+class LedgerEntryIn(EntryFields):
+    """A hard question (疑难问题) for the ledger; it starts in `before` (prevention)."""
 
-
-class LedgerEntryIn(BaseModel):
-    """A hard question (疑难问题) for the ledger."""
-
-    model_config = STRICT
     event_id: ClientEventId
-    phase: LedgerPhase = Field(
-        description="before (prevention), during (explanation), after (follow-up)"
-    )
-    topic: Annotated[str, Field(min_length=1, max_length=100), OneLine]
-    text: Annotated[str, Field(min_length=1, max_length=4000), Lines]
-    case_id: CaseId | None = Field(default=None, description="the case it is about, if any")
 
 
-class LedgerEntry(BaseModel):
-    id: int
-    client_id: str
-    event_id: str
-    phase: LedgerPhase
-    topic: str
-    text: str
-    case_id: str | None
-    created_at: datetime
+class LedgerAdvanceIn(Advance):
+    """An entry's next step: during (explanation), after (follow-up), closed (done)."""
 
-    @field_serializer("created_at")
-    def _china_time(self, value: datetime) -> str:
-        return value.astimezone(CHINA_TZ).isoformat()  # as every time the system shows
+    event_id: ClientEventId

@@ -17,6 +17,7 @@ from starter import (
     events_cli,
     experts_cli,
     gateway_cli,
+    ledger_cli,
     staff_cli,
 )
 from starter.app import UNAVAILABLE, app, one_line
@@ -31,6 +32,11 @@ app.add_typer(
     gateway_cli.app,
     name="gateway",
     help="serve the HTTP gateway for other systems (no command: serve); `clients`: their credentials",
+)
+app.add_typer(
+    ledger_cli.app,
+    name="ledger",
+    help="疑难问题台账: hard questions (hotline, online, window), follow-ups and escalation",
 )
 app.add_typer(archive_cli.app, name="archive", help="sealed case files: verify (tamper evidence)")
 app.add_typer(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from gateway.app import create_app
 from gateway.deps import Gateway
 from infra import db
 from infra.settings import Settings
+from schemas.clock import CHINA_TZ
 from schemas.events import ExpertOpinion
 from schemas.outcome import Outcome, Verdict
 from tests.gateway_fixtures import (
@@ -145,47 +147,92 @@ async def test_the_hard_question_ledger(
     case_id = delivery_cases[0].handle.id
     question = {
         "event_id": new_id("q"),
-        "phase": "during",
-        "topic": "鉴定结论送达",
-        "text": "来电询问结论书何时寄到, 已解释邮寄与签收流程",
+        "source": "12345",
+        "category": "delivery",
+        "question": "来电询问结论书何时寄到",
+        "owner": "W0101",
         "case_id": case_id,
     }
     hotline = bearer(tokens.hotline)
     created = await gateway.post("/v1/ledger", json=question, headers=hotline)
     assert created.status_code == 201, created.text
     entry = created.json()
-    assert entry["case_id"] == case_id and entry["phase"] == "during"
+    assert (entry["case_id"], entry["state"], entry["owner"]) == (case_id, "before", "W0101")
     assert entry["client_id"].startswith("hotline-") and entry["created_at"].endswith("+08:00")
+    assert entry["entry_key"] == question["event_id"] and entry["recorded_by"] == entry["client_id"]
     repeat = await gateway.post("/v1/ledger", json=question, headers=hotline)
     assert repeat.status_code == 200 and repeat.json() == entry
     changed = await gateway.post(
-        "/v1/ledger", json={**question, "text": "另一个问题"}, headers=hotline
+        "/v1/ledger", json={**question, "question": "另一个问题"}, headers=hotline
     )
     refusal(changed, 409, "event_id_reused")
 
     general = {
         "event_id": new_id("q"),
-        "phase": "before",
-        "topic": "政策",
-        "text": "提前告知材料清单",
+        "source": "online",
+        "category": "materials",
+        "question": "提前告知材料清单",
+        "owner": "W0102",
     }
     assert (await gateway.post("/v1/ledger", json=general, headers=hotline)).status_code == 201
-    no_case = {**general, "event_id": new_id("q"), "case_id": "JN-NO-SUCH-2"}
-    sent = await gateway.post("/v1/ledger", json=no_case, headers=hotline)
-    assert "no case JN-NO-SUCH-2" in refusal(sent, 422, "unknown_case")
-    wrong_phase = {**general, "event_id": new_id("q"), "phase": "someday"}
-    refusal(
-        await gateway.post("/v1/ledger", json=wrong_phase, headers=hotline), 422, "invalid_request"
+    for wrong, status, error, said in (
+        ({"case_id": "JN-NO-SUCH-2"}, 422, "unknown_case", "no case JN-NO-SUCH-2"),
+        ({"owner": "W9999"}, 422, "unknown_owner", "W9999 is not on the roster"),
+        ({"source": "fax"}, 422, "invalid_request", "source"),
+        ({"phase": "during"}, 422, "invalid_request", "phase"),  # the old body
+        ({"follow_up_due": "2020-01-01"}, 409, "refused", "in the past"),
+    ):
+        sent = await gateway.post(
+            "/v1/ledger", json={**general, "event_id": new_id("q"), **wrong}, headers=hotline
+        )
+        assert said in refusal(sent, status, error)
+
+    # Advance: one state at a time, idempotent by the event id; illegal moves refused.
+    url = f"/v1/ledger/{entry['id']}/advance"
+    step = {"event_id": new_id("s"), "to": "during", "note": "已解释邮寄与签收流程"}
+    moved = await gateway.post(url, json=step, headers=hotline)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["state"] == "during"
+    assert [s["kind"] for s in moved.json()["steps"]] == ["recorded", "advanced"]
+    assert moved.json()["steps"][1]["actor"] == entry["client_id"]
+    again = await gateway.post(url, json=step, headers=hotline)
+    assert again.status_code == 200 and again.json()["steps"] == moved.json()["steps"]
+    reused = await gateway.post(url, json={**step, "note": "别的"}, headers=hotline)
+    refusal(reused, 409, "event_id_reused")
+    skip = {"event_id": new_id("s"), "to": "closed", "note": "已回访"}
+    assert "skips after" in refusal(
+        await gateway.post(url, json=skip, headers=hotline), 409, "refused"
     )
+    undated = {"event_id": new_id("s"), "to": "after", "note": "待回访"}
+    assert "due date" in refusal(
+        await gateway.post(url, json=undated, headers=hotline), 409, "refused"
+    )
+    due = (datetime.now(CHINA_TZ).date() + timedelta(days=3)).isoformat()
+    after = await gateway.post(url, json={**undated, "follow_up_due": due}, headers=hotline)
+    assert after.status_code == 200 and after.json()["follow_up_due"] == due
+    missing = await gateway.post(
+        "/v1/ledger/999999999/advance", json={**skip, "event_id": new_id("s")}, headers=hotline
+    )
+    refusal(missing, 404, "unknown_entry")
+
+    shown = await gateway.get(f"/v1/ledger/{entry['id']}", headers=hotline)
+    assert shown.status_code == 200 and shown.json()["state"] == "after"
+    assert [s["to_state"] for s in shown.json()["steps"]] == ["before", "during", "after"]
+    assert all(s["at"].endswith("+08:00") for s in shown.json()["steps"])
+    refusal(await gateway.get("/v1/ledger/999999999", headers=hotline), 404, "unknown_entry")
 
     listed = await gateway.get("/v1/ledger", params={"case_id": case_id}, headers=hotline)
-    assert listed.status_code == 200 and entry in listed.json()
-    before = await gateway.get("/v1/ledger", params={"phase": "before"}, headers=hotline)
-    assert {e["phase"] for e in before.json()} == {"before"} and before.json()
+    assert listed.status_code == 200
+    assert [e["id"] for e in listed.json()] == [entry["id"]] and listed.json()[0]["steps"] is None
+    online = await gateway.get("/v1/ledger", params={"source": "online"}, headers=hotline)
+    assert {e["source"] for e in online.json()} == {"online"} and online.json()
+    after_state = await gateway.get("/v1/ledger", params={"state": "after"}, headers=hotline)
+    assert entry["id"] in {e["id"] for e in after_state.json()}
     refusal(await gateway.get("/v1/ledger", headers=bearer(tokens.hospital)), 403, "forbidden")
     refusal(
         await gateway.post("/v1/ledger", json=general, headers=bearer(tokens.ems)), 403, "forbidden"
     )
+    refusal(await gateway.post(url, json=skip, headers=bearer(tokens.hospital)), 403, "forbidden")
 
 
 async def test_tokens_are_stored_hashed_rotate_and_revoke(

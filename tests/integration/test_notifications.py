@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
-import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import Dispatcher, MessageRef, Notifications, Outgoing
 from activities.storage import Storage
-from infra import db
 from schemas.application import AppraisalMode, CaseType, Jurisdiction
 from schemas.steps import (
     CaseRegistration,
@@ -33,24 +30,6 @@ class CountingSender:
     async def send(self, message: Outgoing) -> str:
         self.sent.append(message)
         return f"sms-{len(self.sent)}"
-
-
-@pytest.fixture
-async def lone_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A database of its own: no other dispatcher (the integration stack's worker runs one on
-    the suite's database) takes the messages these tests follow."""
-    name = f"appraisal_lone_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = db.with_database(database_url, name)
-    await db.migrate(dsn)
-    pool = await db.create_pool(dsn)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def registered(db_pool: asyncpg.Pool) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from gateway import models as gateway_models
-from schemas import events
+from schemas import events, ledger
 from schemas.application import AppraisalApplication, Material
 from schemas.clock import CHINA_TZ
 from schemas.identifiers import CitizenId
@@ -29,12 +29,12 @@ TEXT_CHECKS = (OneLine, Lines, Printable, Ascii, Scrubbed)  # Scrubbed: a courie
 
 def client_models() -> list[type[BaseModel]]:
     """Every model a client can send: the application, each event, each gateway body."""
-    found: list[type[BaseModel]] = [AppraisalApplication]
+    found: list[type[BaseModel]] = [AppraisalApplication, ledger.NewEntry]  # the CLI's too
     for module in (events, gateway_models):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel):
                 found.append(value)
-    skipped = {gateway_models.CaseAnswer, gateway_models.LedgerEntry}  # answers, not input
+    skipped = {gateway_models.CaseAnswer}  # an answer, not input
     return [m for m in found if m not in skipped]
 
 

@@ -498,7 +498,13 @@ async def test_bad_input_run(
                 bearer(hotline),
             ),
             "/v1/ledger": (
-                {"event_id": "q-1", "phase": "during", "topic": "鉴定费用", "text": "是否收费?"},
+                {
+                    "event_id": "q-1",
+                    "source": "12345",
+                    "category": "benefits",
+                    "question": "是否收费?",
+                    "owner": "W0101",
+                },
                 bearer(hotline),
             ),
             "/v1/postal/webhooks": (
