@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
-import asyncpg
 import typer
 from pydantic import BaseModel, Field, model_validator
 from temporalio.exceptions import ApplicationError
@@ -114,7 +114,9 @@ def window_end(delivered: list[date], policy: DeadlinePolicy, calendar: HolidayC
     )
 
 
-def found_case(row: asyncpg.Record, policy: DeadlinePolicy, calendar: HolidayCalendar) -> FoundCase:
+def found_case(
+    row: Mapping[str, Any], policy: DeadlinePolicy, calendar: HolidayCalendar
+) -> FoundCase:
     concluded = row["concluded_at"] and china_day(row["concluded_at"])
     accepted = (
         date.fromisoformat(row["complete_on"])
@@ -172,7 +174,7 @@ async def worker_cases(given: FindInput) -> tuple[str, list[FoundCase]]:
             if ref is None:
                 raise Refusal(f"no case {given.case}")
         rows = await conn.fetch(CASES, ref)
-    return ref, [found_case(row, policy, calendar) for row in rows]
+    return ref, [found_case(dict(row), policy, calendar) for row in rows]
 
 
 def read_citizen_id(option: str | None) -> str | None:
