@@ -5,6 +5,7 @@ Every time in it is China time (UTC+08:00, ISO 8601 with the offset in JSON)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +38,34 @@ class Deadline(BaseModel):
     calendar_warning: str | None = None
 
 
+class WaitsFor(StrEnum):
+    """Who a pending action waits for (`appraisal due --role`)."""
+
+    clerk = "clerk"  # the case officer (经办人)
+    expert = "expert"  # the panel
+    examination = "examination"  # 面检组
+    chief_examination = "chief_examination"  # 总检组
+    recheck = "recheck"  # 复核组
+    committee = "committee"  # 劳动能力鉴定委员会: issues the conclusion
+    hospital = "hospital"  # a commissioned examination (委托检查)
+    post_office = "post_office"  # EMS: the letter's delivery
+    worker = "worker"
+    employer = "employer"
+    agency = "agency"  # 社会保险经办机构, the applicant of a review appraisal
+    supervisor = "supervisor"  # an escalation
+    system = "system"  # nobody: the case itself (a letter being issued, a public notice running)
+
+
+class PendingAction(BaseModel):
+    """One thing the case waits for, from whom, by when (China time)."""
+
+    action: str  # as `pending_actions` words it
+    waits_for: WaitsFor
+    clock: ClockName | None = None  # the deadline that governs it
+    due_at: datetime | None = None
+    overdue: bool = False  # its clock ran out (escalated)
+
+
 class CaseStatus(BaseModel):
     case_id: str
     case_type: CaseType
@@ -47,6 +76,7 @@ class CaseStatus(BaseModel):
     jurisdiction: Jurisdiction
     stages: list[StageEntry] = Field(default_factory=list)
     pending_actions: list[str] = Field(default_factory=list)
+    pending: list[PendingAction] = Field(default_factory=list)  # the same, with whom and when
     deadlines: list[Deadline] = Field(default_factory=list)
     panel: Panel | None = None
     opinions: dict[str, Outcome] = Field(default_factory=dict)

@@ -10,7 +10,13 @@ from datetime import date, datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.application import Address, AppraisalApplication, Material, MaterialKind
+    from schemas.application import (
+        Address,
+        ApplicantRole,
+        AppraisalApplication,
+        Material,
+        MaterialKind,
+    )
     from schemas.clock import china, china_text
     from schemas.delivery import DeliveryState, LetterReturn, PublicNotice
     from schemas.events import (
@@ -25,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.outcome import Outcome
     from schemas.policy import DeadlinePolicy
-    from schemas.status import CaseStatus, Deadline, StageEntry
+    from schemas.status import CaseStatus, Deadline, PendingAction, StageEntry, WaitsFor
     from schemas.steps import (
         Appointment,
         ArchiveSeal,
@@ -37,6 +43,20 @@ with workflow.unsafe.imports_passed_through():
         Stage,
     )
     from schemas.vocabulary import ClockName, CloseReason, PostalStatus
+
+
+# The clocks a step toward the conclusion races: the legal limit, the green channel's, and the
+# promise of a conclusion within days of the appraisal; before the appraisal, the first two.
+LEGAL_LIMITS = (ClockName.green_conclusion, ClockName.conclusion)
+CONCLUSION_LIMITS = (ClockName.site_promise, *LEGAL_LIMITS)
+NOTICE_CLOCKS = {
+    Recipient.worker: ClockName.public_notice_worker,
+    Recipient.employer: ClockName.public_notice_employer,
+}
+WINDOW_CLOCKS = {
+    Recipient.worker: ClockName.dispute_window_worker,
+    Recipient.employer: ClockName.dispute_window_employer,
+}
 
 
 def majority(opinions: list[Outcome]) -> Outcome | None:
@@ -244,6 +264,10 @@ class CaseFile:
 
     def pending_actions(self) -> list[str]:
         """What the case waits for, and from whom; times in China time."""
+        return [pending.action for pending in self.pending()]
+
+    def pending(self) -> list[PendingAction]:
+        """The pending actions, each with whom it waits for and the clock that governs it."""
         if self.closed is not None:
             return []
         if self.stage is Stage.acceptance:
@@ -258,86 +282,201 @@ class CaseFile:
             return self._dispute_actions()
         return []
 
-    def _acceptance_actions(self) -> list[str]:
+    def _waiting(
+        self,
+        action: str,
+        waits_for: WaitsFor,
+        clocks: tuple[ClockName, ...] = (),
+        at: datetime | None = None,
+    ) -> PendingAction:
+        """`action` under the soonest running clock of `clocks`; due at `at` when given
+        (an appointment's hour, an address's deadline), else when that clock runs out."""
+        running = [(name, self.clocks[name]) for name in clocks if name in self.clocks]
+        if not running:
+            return PendingAction(action=action, waits_for=waits_for, due_at=at and china(at))
+        name, clock = min(running, key=lambda item: item[1].due_at)
+        return PendingAction(
+            action=action,
+            waits_for=waits_for,
+            clock=name,
+            due_at=china(at or clock.due_at),
+            overdue=clock.overdue,
+        )
+
+    @property
+    def applicant_role(self) -> WaitsFor:
+        """Who hands in the materials: the applicant (a relative acts for the worker)."""
+        role = self.application.applicant.role
+        if role is ApplicantRole.employer:
+            return WaitsFor.employer
+        return WaitsFor.agency if role is ApplicantRole.agency else WaitsFor.worker
+
+    def _acceptance_actions(self) -> list[PendingAction]:
         if self.missing and self.notice is None:
-            return ["issue_supplement_notice listing: " + ", ".join(self.missing)]
+            return [
+                self._waiting(
+                    "issue_supplement_notice listing: " + ", ".join(self.missing),
+                    WaitsFor.clerk,
+                    (ClockName.supplement_notice,),
+                )
+            ]
         if self.notice is not None and self.outstanding():
             return [
-                f"materials_supplemented by {self.supplement_due} (北京时间): "
-                + ", ".join(self.outstanding())
+                self._waiting(
+                    f"materials_supplemented by {self.supplement_due} (北京时间): "
+                    + ", ".join(self.outstanding()),
+                    self.applicant_role,
+                    (ClockName.supplement,),
+                )
             ]
         return []
 
-    def _organizing_actions(self) -> list[str]:
+    def _organizing_actions(self) -> list[PendingAction]:
         if self.shortage is not None:
             return [
-                f"panel shortage (short by {self.shortage.short_by}): extend the pool, then redraw_panel"
+                self._waiting(
+                    f"panel shortage (short by {self.shortage.short_by}): extend the pool, then redraw_panel",
+                    WaitsFor.supervisor,
+                    LEGAL_LIMITS,
+                )
             ]
         if self.awaiting_schedule:
-            return ["schedule_appraisal: no session with a free seat"]
+            return [
+                self._waiting(
+                    "schedule_appraisal: no session with a free seat", WaitsFor.clerk, LEGAL_LIMITS
+                )
+            ]
         if self.needs_reschedule:
-            return ["reschedule: the worker missed the appraisal with a good reason"]
+            return [
+                self._waiting(
+                    "reschedule: the worker missed the appraisal with a good reason",
+                    WaitsFor.clerk,
+                    LEGAL_LIMITS,
+                )
+            ]
         if self.appointment and self.attendance is None:
             at = china_text(self.appointment.starts_at)
-            return [f"record_attendance at {at} {self.appointment.place}"]
+            return [
+                self._waiting(
+                    f"record_attendance at {at} {self.appointment.place}",
+                    WaitsFor.clerk,
+                    (ClockName.attendance,),
+                    at=self.appointment.starts_at,
+                )
+            ]
         return []
 
-    def _conclusion_actions(self) -> list[str]:
+    def _conclusion_actions(self) -> list[PendingAction]:
         if self.examination_pending:
-            return [f"examination_results from {self.examination_pending.hospital}"]
+            return [
+                self._waiting(
+                    f"examination_results from {self.examination_pending.hospital}",
+                    WaitsFor.hospital,
+                    (ClockName.examination,),
+                )
+            ]
         if self.conclusion is not None:
             if self.letter_problem:
-                return [f"结论书无法出具, 已上报 (letter escalated): {self.letter_problem}"]
-            return ["结论书出具中 (the conclusion letter is being issued)"]
+                return [
+                    self._waiting(
+                        f"结论书无法出具, 已上报 (letter escalated): {self.letter_problem}",
+                        WaitsFor.supervisor,
+                    )
+                ]
+            return [
+                self._waiting(
+                    "结论书出具中 (the conclusion letter is being issued)", WaitsFor.system
+                )
+            ]
         missing = [e for e in self.panel_ids if e not in self.opinions]
         if missing:
-            return [f"record_opinion from {e}" for e in missing]
+            return [
+                self._waiting(f"record_opinion from {e}", WaitsFor.expert, CONCLUSION_LIMITS)
+                for e in missing
+            ]
         if self.panel_majority is None:
-            return [f"panel deliberation (round {self.deliberations}): experts correct opinions"]
+            return [
+                self._waiting(
+                    f"panel deliberation (round {self.deliberations}): experts correct opinions",
+                    WaitsFor.expert,
+                    CONCLUSION_LIMITS,
+                )
+            ]
         for layer in ReviewLayer:
             if layer not in self.signoffs:
-                return [f"sign_off_review by the {layer.value} group (round {self.review_round})"]
-        return ["issue_conclusion"]
+                return [
+                    self._waiting(
+                        f"sign_off_review by the {layer.value} group (round {self.review_round})",
+                        WaitsFor(layer.value),
+                        CONCLUSION_LIMITS,
+                    )
+                ]
+        return [self._waiting("issue_conclusion", WaitsFor.committee, CONCLUSION_LIMITS)]
 
-    def _delivery_actions(self) -> list[str]:
-        refused = [
-            f"correct_address for {recipient.value}: 快递拒收 (the courier refused the letter): {why}"
+    def _refused_letters(self) -> list[PendingAction]:
+        return [
+            self._waiting(
+                f"correct_address for {recipient.value}: 快递拒收 (the courier refused the letter): {why}",
+                WaitsFor.clerk,
+                (ClockName.delivery,),
+            )
             for recipient, why in self.rejected.items()
         ]
-        return refused + [
-            f"postal_event delivered for {s.waybill_no} ({s.recipient.value})"
+
+    def _delivery_actions(self) -> list[PendingAction]:
+        return self._refused_letters() + [
+            self._waiting(
+                f"postal_event delivered for {s.waybill_no} ({s.recipient.value})",
+                WaitsFor.post_office,
+                (ClockName.delivery,),
+            )
             for s in self.shipments.values()
             if s.status is not PostalStatus.delivered
         ]
 
-    def _full_delivery_actions(self) -> list[str]:
-        actions = [
-            f"correct_address for {recipient.value}: 快递拒收 (the courier refused the letter): {why}"
-            for recipient, why in self.rejected.items()
-        ]
+    def _full_delivery_actions(self) -> list[PendingAction]:
+        actions = self._refused_letters()
         for recipient, track in self.deliveries.items():
             if track.delivered_on is not None or recipient in self.rejected:
                 continue
             if track.notice is not None:
                 actions.append(
-                    f"公告送达中, {track.notice.deemed_delivered_on} 视为送达 (public notice: "
-                    f"{recipient.value} deemed delivered on {track.notice.deemed_delivered_on})"
+                    self._waiting(
+                        f"公告送达中, {track.notice.deemed_delivered_on} 视为送达 (public notice: "
+                        f"{recipient.value} deemed delivered on {track.notice.deemed_delivered_on})",
+                        WaitsFor.system,
+                        (NOTICE_CLOCKS[recipient],),
+                    )
                 )
             elif track.awaiting_until is not None:
                 why = track.returns[-1].reason
                 actions.append(
-                    f"correct_address for {recipient.value} by {china_text(track.awaiting_until)}"
-                    f", else public notice: 退回 (returned): {why}"
+                    self._waiting(
+                        f"correct_address for {recipient.value} by {china_text(track.awaiting_until)}"
+                        f", else public notice: 退回 (returned): {why}",
+                        WaitsFor.clerk,
+                        at=track.awaiting_until,
+                    )
                 )
             elif track.waybill_no is not None:
-                actions.append(f"postal_event delivered for {track.waybill_no} ({recipient.value})")
+                actions.append(
+                    self._waiting(
+                        f"postal_event delivered for {track.waybill_no} ({recipient.value})",
+                        WaitsFor.post_office,
+                        (ClockName.delivery,),
+                    )
+                )
         return actions
 
-    def _dispute_actions(self) -> list[str]:
+    def _dispute_actions(self) -> list[PendingAction]:
         if self.referral_id is not None:
             return []
         return [
-            f"request_re_appraisal by {recipient.value} until {track.window_end} 24:00 北京时间"
+            self._waiting(
+                f"request_re_appraisal by {recipient.value} until {track.window_end} 24:00 北京时间",
+                WaitsFor(recipient.value),
+                (WINDOW_CLOCKS[recipient],),
+            )
             for recipient, track in self.deliveries.items()
             if track.window_end is not None
         ]
@@ -364,6 +503,7 @@ class CaseFile:
 
     def status(self, now: datetime) -> CaseStatus:
         app = self.application
+        pending = self.pending()
         return CaseStatus(
             case_id=self.case_id,
             case_type=app.case_type,
@@ -373,7 +513,8 @@ class CaseFile:
             mode=app.mode,
             jurisdiction=app.jurisdiction,
             stages=[StageEntry(stage=s.stage, entered_at=china(s.entered_at)) for s in self.stages],
-            pending_actions=self.pending_actions(),
+            pending_actions=[pending.action for pending in pending],
+            pending=pending,
             panel=self.panel,
             opinions=dict(self.opinions),
             panel_majority=self.panel_majority,

@@ -18,10 +18,10 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows import clocks, rules
 from workflows import search_attributes as sa
-from workflows.case_file import CaseFile
+from workflows.case_file import WINDOW_CLOCKS, CaseFile
 from workflows.records import notify, record_event, show
 from workflows.referral import ProvincialReferral
-from workflows.stages.letters import WINDOW_CLOCKS, has_window
+from workflows.stages.letters import has_window
 from workflows.stages.notice import ROLES
 
 with workflow.unsafe.imports_passed_through():

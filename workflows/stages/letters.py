@@ -25,7 +25,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import actors, clocks, gate
-from workflows.case_file import CaseFile, Delivery, address_key
+from workflows.case_file import WINDOW_CLOCKS, CaseFile, Delivery, address_key
 from workflows.records import log, notify, record_event, show
 from workflows.stages.notice import ROLES, public_notice
 from workflows.stages.post import check_postal, letter_to, post_letter, record_postal
@@ -37,14 +37,10 @@ with workflow.unsafe.imports_passed_through():
     from schemas.delivery import LetterReturn
     from schemas.events import PostalEvent
     from schemas.steps import Recipient, Shipment
-    from schemas.vocabulary import ClockName, EventKind, Party, PostalStatus, ReturnReason
+    from schemas.vocabulary import EventKind, Party, PostalStatus, ReturnReason
     from schemas.workdays import DayUnit
 
 SETTLED = (PostalStatus.delivered, PostalStatus.returned)
-WINDOW_CLOCKS = {
-    Recipient.worker: ClockName.dispute_window_worker,
-    Recipient.employer: ClockName.dispute_window_employer,
-}
 # A courier that cannot answer is asked again at the next poll, not held up for.
 TRACKING_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1), maximum_attempts=5)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from workflows import clocks
-from workflows.case_file import CaseFile, Delivery
+from workflows.case_file import NOTICE_CLOCKS, CaseFile, Delivery
 from workflows.records import ACTIVITY_OPTIONS, notify, record_event, show
 
 with workflow.unsafe.imports_passed_through():
@@ -16,14 +16,10 @@ with workflow.unsafe.imports_passed_through():
     from schemas.clock import today
     from schemas.delivery import NoticeRequest
     from schemas.steps import Recipient, Stage
-    from schemas.vocabulary import ClockName, EventKind, Party
+    from schemas.vocabulary import EventKind, Party
     from schemas.workdays import DayUnit
 
 ROLES = {Recipient.worker: "职工", Recipient.employer: "用人单位"}
-NOTICE_CLOCKS = {
-    Recipient.worker: ClockName.public_notice_worker,
-    Recipient.employer: ClockName.public_notice_employer,
-}
 
 
 async def public_notice(case: CaseFile, recipient: Recipient, track: Delivery) -> None:
