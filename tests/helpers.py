@@ -296,10 +296,8 @@ class Driver:
         for layer in ReviewLayer:
             await self.update(AppraisalCase.sign_off_review, signoff(layer))
 
-    async def deliver(self) -> CaseStatus:
-        """Both letters signed for now (server time); the case archives once the dispute
-        windows have run. Time is skipped exactly to their end: result() would let the
-        test server run on for years after the case completed."""
+    async def sign(self) -> CaseStatus:
+        """Both letters signed for now (server time), by the EMS webhook."""
         status = await self.posted()
         signed_at = await self.env.get_current_time()
         for shipment in status.shipments:
@@ -314,6 +312,13 @@ class Driver:
                     signer="本人",
                 ),
             )
+        return status
+
+    async def deliver(self) -> CaseStatus:
+        """Both letters signed for now (server time); the case archives once the dispute
+        windows have run. Time is skipped exactly to their end: result() would let the
+        test server run on for years after the case completed."""
+        await self.sign()
         windows = {ClockName.dispute_window_worker, ClockName.dispute_window_employer}
         status = await self.until(
             lambda s: s.stage is Stage.archived or windows <= {d.name for d in s.deadlines}

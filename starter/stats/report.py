@@ -9,6 +9,8 @@ JSON in <script type="application/json" id="figures"> (the data behind the chart
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import html
 import io
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 
 from infra.fonts import find_cjk_font
 from starter.stats.compute import CASE_TYPE_LABELS, MODE_LABELS
@@ -28,12 +31,15 @@ from starter.stats.render import tables
 Chart = Callable[[Figures], Figure]
 
 
+@functools.cache
 def use_cjk_font() -> str:
-    """The letter's CJK font first, DejaVu behind it for what it lacks; its family name."""
+    """The letter's CJK font first, DejaVu behind it for what it lacks; its family name.
+    Registered at the regular weight it is drawn in (Zen Hei calls itself medium, and every
+    lookup of a regular text would warn)."""
     matplotlib.use("Agg")  # files only: no display
-    path = find_cjk_font()
-    font_manager.fontManager.addfont(str(path))
-    family = font_manager.FontProperties(fname=str(path)).get_name()
+    entry = font_manager.ttfFontProperty(FT2Font(str(find_cjk_font())))
+    font_manager.fontManager.ttflist.append(dataclasses.replace(entry, weight=400))
+    family = entry.name
     matplotlib.rcParams["font.family"] = [family, "DejaVu Sans"]
     matplotlib.rcParams["axes.unicode_minus"] = False
     return family
