@@ -9,11 +9,10 @@ incomplete application whose supplement deadline passes (abandoned on 2 December
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import os
+import statistics
 import sys
 import uuid
 from collections import Counter
@@ -28,19 +27,42 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra import db
-from infra.settings import ROOT, Settings
+from infra.settings import Settings
 from schemas.application import AppraisalApplication, AppraisalMode, CaseType
 from schemas.clock import CHINA_TZ
-from schemas.outcome import Outcome, Verdict
-from schemas.steps import Stage
-from schemas.vocabulary import ClockName
+from schemas.events import RecusalRequest
+from schemas.outcome import VERDICT_LABELS, Outcome, Verdict
+from schemas.steps import RecusalParty, Stage
+from schemas.vocabulary import CLOCK_LABELS, ClockName
 from starter.stats import collect
-from starter.stats.compute import china_day
-from starter.stats.model import Figures, Grouping
+from starter.stats.compute import (
+    CASE_TYPE_LABELS,
+    CHANNEL_LABELS,
+    CYCLE_LABELS,
+    EXCLUSION_LABELS,
+    MODE_LABELS,
+    REFUSAL_LABELS,
+    SPECIALTY_LABELS,
+    china_day,
+)
+from starter.stats.model import (
+    Breakdowns,
+    Cases,
+    ClockFigures,
+    Count,
+    Cycle,
+    Delivery,
+    ExpertEvaluation,
+    Figures,
+    Grouping,
+    PeriodRow,
+    Pool,
+    Split,
+)
 from starter.stats.policy import PoolPolicy
 from starter.stats.render import csv_text, tidy
 from tests.conftest import TASK_QUEUE, case_worker, time_skipping
-from tests.helpers import GRADE_8, Driver, china, example
+from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
 from workflows.case import AppraisalCase
 
@@ -57,6 +79,7 @@ class Case:
     driver: Driver
     application: AppraisalApplication
     appraised_on: date | None = None  # the site appraisal (attendance recorded)
+    archived_on: date | None = None  # as the case itself saw it (its stages)
 
 
 @dataclass
@@ -123,6 +146,7 @@ async def run_mix(env: WorkflowEnvironment) -> tuple[dict[str, Case], date]:
     await incomplete.update(AppraisalCase.issue_supplement_notice, notice(*MISSING))
 
     appraised = [cases[k] for k in ("on_site", "green_home", "province")]
+    await recuse_one(first)
     booked = {}
     for case in appraised:
         status = await case.driver.until(lambda s: s.appointment is not None)
@@ -145,8 +169,23 @@ async def run_mix(env: WorkflowEnvironment) -> tuple[dict[str, Case], date]:
     ends += [d.due_at for d in status.deadlines if d.name == ClockName.supplement]
     await first.skip_to(max(ends) + timedelta(minutes=5))
     for case in cases.values():
-        await case.driver.until(lambda s: s.stage is Stage.archived)
+        status = await case.driver.until(lambda s: s.stage is Stage.archived)
+        case.archived_on = china_day(status.stages[-1].entered_at)
     return cases, china_day(concluded_at)
+
+
+async def recuse_one(case: Driver) -> None:
+    """The worker asks for a panel member's recusal before the appraisal: that seat is redrawn."""
+    status = await case.until(lambda s: s.panel is not None and s.appointment is not None)
+    assert status.panel is not None
+    request = RecusalRequest(
+        event_id=new_id("rc"),
+        actor="W0101",
+        expert_id=status.panel.members[0].expert_id,
+        requested_by=RecusalParty.worker,
+        reason="该专家曾为职工主治医生",
+    )
+    assert "已准许" in await case.update(AppraisalCase.request_recusal, request)
 
 
 def outcomes(cases: list[Case]) -> list[Outcome]:
@@ -161,7 +200,9 @@ async def evaluate(pool: asyncpg.Pool, case: Case) -> dict[str, list[int]]:
         "SELECT members FROM panel_draws WHERE case_id = $1 ORDER BY attempt DESC LIMIT 1",
         case.driver.handle.id,
     )
-    low, high = [m["expert_id"] for m in (json.loads(members) if isinstance(members, str) else members)][:2]
+    low, high = [
+        m["expert_id"] for m in (json.loads(members) if isinstance(members, str) else members)
+    ][:2]
     at = datetime(2026, 11, 20, 10, tzinfo=CHINA_TZ)
     rows = [
         (low, 4, "C0201", at),
@@ -179,16 +220,254 @@ async def evaluate(pool: asyncpg.Pool, case: Case) -> dict[str, list[int]]:
     return {low: [2, 2, 3], high: [5, 4]}
 
 
-async def figures_of(mix: Mix, by: Grouping = Grouping.month) -> Figures:
-    conn = await asyncpg.connect(mix.dsn)
+async def figures_of(dsn: str, by: Grouping = Grouping.month) -> Figures:
+    conn = await asyncpg.connect(dsn)
     try:
         return await collect(conn, FIRST, LAST, by, POLICY, GENERATED)
     finally:
         await conn.close()
 
 
-async def test_print(mix: Mix) -> None:
-    found = await figures_of(mix)
-    print(found.model_dump_json(indent=1))
-    print({k: (c.appraised_on, c.driver.handle.id) for k, c in mix.cases.items()}, mix.concluded_on)
-    assert False
+def splits(cases: list[Case], concluded: list[Case], keys: dict[str, Any]) -> list[Split]:
+    labels = {**CHANNEL_LABELS, **{k.value: v for k, v in (CASE_TYPE_LABELS | MODE_LABELS).items()}}
+    return [
+        Split(
+            key=key,
+            label=labels[key],
+            received=sum(test(c.application) for c in cases),
+            concluded=sum(test(c.application) for c in concluded),
+        )
+        for key, test in keys.items()
+    ]
+
+
+def tally(found: Counter[str], labels: dict[Any, str]) -> list[Count]:
+    return [
+        Count(key=k, label=labels[k], count=n)
+        for k, n in sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def cycle(name: str, days: list[int]) -> Cycle:
+    ordered = sorted(days)
+    return Cycle(
+        name=name,
+        label=CYCLE_LABELS[name],
+        cases=len(days),
+        median_days=float(statistics.median(days)),
+        p90_days=ordered[-1] if len(days) <= 10 else None,  # nearest rank of ≤ 10: the largest
+        within_5_days=round(sum(d <= 5 for d in days) / len(days), 4),
+        within_60_days=1.0,
+        histogram={str(d): n for d, n in sorted(Counter(days).items())},
+    )
+
+
+async def pool_facts(
+    dsn: str, appraised: list[Case]
+) -> tuple[int, Counter[str], Counter[str], dict[str, Any]]:
+    """The pool as the database holds it on the last day, the stored draws' exclusions (once
+    per case, expert, reason), and the evaluated experts' rows."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        serving = await conn.fetch(
+            "SELECT specialties FROM experts WHERE active AND term_start <= $1 AND term_end >= $1",
+            LAST,
+        )
+        draws = await conn.fetch(
+            "SELECT case_id, exclusions FROM panel_draws WHERE case_id = ANY($1)",
+            [c.driver.handle.id for c in appraised],
+        )
+        experts = {r["expert_id"]: r for r in await conn.fetch("SELECT * FROM experts")}
+    finally:
+        await conn.close()
+    specialties = Counter(s for row in serving for s in row["specialties"])
+    excluded = {
+        (d["case_id"], x["expert_id"], x["reason"])
+        for d in draws
+        for x in json.loads(d["exclusions"])
+    }
+    return len(serving), specialties, Counter(r for _, _, r in excluded), experts
+
+
+async def expected_figures(mix: Mix) -> Figures:
+    """The figures of November-December 2026 from what the test made happen."""
+    everyone = list(mix.cases.values())
+    appraised = [mix.cases[k] for k in ("on_site", "green_home", "province")]
+    received = START.date()
+    acceptance_days = [(mix.concluded_on - received).days for _ in appraised]
+    site_days = [(mix.concluded_on - c.appraised_on).days for c in appraised if c.appraised_on]
+    abandoned_on = mix.cases["incomplete"].archived_on  # closed, then archived, at once
+    assert abandoned_on is not None
+    in_term, specialties, exclusions, experts = await pool_facts(mix.dsn, appraised)
+    types = {t.value: (lambda a, t=t: a.case_type is t) for t in CaseType}
+    modes = {m.value: (lambda a, m=m: a.mode is m) for m in AppraisalMode}
+    channels = {
+        "green_channel": lambda a: a.green_channel,
+        "province": lambda a: a.jurisdiction.value == "province",
+        "home_or_remote": lambda a: a.mode is not AppraisalMode.on_site,
+    }
+    scores = {e: round(statistics.fmean(v), 2) for e, v in mix.evaluations.items()}
+    every_score = [s for v in mix.evaluations.values() for s in v]
+
+    def judged(clock: ClockName, n: int) -> ClockFigures:
+        return ClockFigures(
+            clock=clock.value,
+            label=CLOCK_LABELS[clock],
+            judged=n,
+            on_time=n,
+            late=0,
+            on_time_rate=1.0 if n else None,
+            breaches=0,
+        )
+
+    rated = {
+        ClockName.supplement_notice: 1,
+        ClockName.conclusion: 3,
+        ClockName.green_conclusion: 1,
+        ClockName.site_promise: 3,
+        ClockName.delivery: 3,
+    }
+    clocks = [
+        judged(k, rated[k])
+        if k in rated
+        else judged(k, 0).model_copy(update={"on_time_rate": None})
+        for k in ClockName
+    ]
+
+    def month(key: str, first: date, last: date) -> PeriodRow:
+        def inside(day: date | None) -> bool:
+            return day is not None and first <= day <= last
+
+        came = [c for c in everyone if inside(received)]
+        done = inside(mix.concluded_on)
+        return PeriodRow(
+            period=key,
+            start=first,
+            end=last,
+            received=len(came),
+            accepted=3 if inside(received) else 0,
+            concluded=3 if done else 0,
+            delivered=3 if done else 0,  # signed for the day they were concluded
+            archived=sum(inside(c.archived_on) for c in everyone),
+            green_channel=sum(c.application.green_channel for c in came),
+            province=sum(c.application.jurisdiction.value == "province" for c in came),
+            home_or_remote=sum(c.application.mode is not AppraisalMode.on_site for c in came),
+            by_case_type={
+                t.value: sum(c.application.case_type is t for c in came) for t in CaseType
+            },
+            by_mode={m.value: sum(c.application.mode is m for c in came) for m in AppraisalMode},
+            cycle_median_days=float(statistics.median(acceptance_days)) if done else None,
+            site_median_days=float(statistics.median(site_days)) if done else None,
+            within_5_days=1.0 if done else None,
+        )
+
+    return Figures(
+        start=FIRST,
+        end=LAST,
+        by=Grouping.month,
+        generated_at=GENERATED,
+        cases=Cases(
+            received=6,
+            accepted=3,
+            refused=2,
+            abandoned=1,
+            terminated=0,
+            concluded=3,
+            delivered=3,
+            archived=6,
+            refused_by_rule=tally(Counter(["duplicate", "eligibility"]), REFUSAL_LABELS),
+        ),
+        breakdowns=Breakdowns(
+            by_case_type=splits(everyone, appraised, types),
+            by_mode=splits(everyone, appraised, modes),
+            by_channel=splits(everyone, appraised, channels),
+            by_outcome=tally(Counter(o.verdict.value for o in outcomes(appraised)), VERDICT_LABELS),
+        ),
+        cycles=[cycle("acceptance", acceptance_days), cycle("site", site_days)],
+        clocks=clocks,
+        pool=Pool(
+            as_of=LAST,
+            in_term=in_term,
+            by_specialty=tally(specialties, SPECIALTY_LABELS),
+            draws=4,  # one each, and the on-site case's seat drawn again after the recusal
+            cases_drawn=3,
+            shortages=0,
+            exclusions_by_reason=tally(exclusions, EXCLUSION_LABELS),
+            recusals_requested=[Count(key="worker", label="职工申请", count=1)],
+            evaluations=len(every_score),
+            mean_score=round(statistics.fmean(every_score), 2),
+            experts=sorted(
+                (
+                    ExpertEvaluation(
+                        expert_id=e,
+                        name=experts[e]["name"],
+                        term_end=experts[e]["term_end"],
+                        count=len(v),
+                        mean=scores[e],
+                        for_review=len(v) >= 3 and scores[e] < 3,
+                    )
+                    for e, v in mix.evaluations.items()
+                ),
+                key=lambda x: (x.mean, x.expert_id),
+            ),
+            for_review=1,
+            policy=POLICY,
+        ),
+        delivery=Delivery(
+            letters_signed=6,
+            letters_returned=0,
+            returns_by_reason=[],
+            public_notices=0,
+            deemed_delivered=0,
+            cases_delivered=3,
+            median_days_to_delivery=0.0,
+            p90_days_to_delivery=0,
+        ),
+        periods=[
+            month("2026-11", date(2026, 11, 1), date(2026, 11, 30)),
+            month("2026-12", date(2026, 12, 1), date(2026, 12, 31)),
+        ],
+    )
+
+
+async def test_every_figure_of_the_known_mix(mix: Mix) -> None:
+    found = await figures_of(mix.dsn)
+    expected = await expected_figures(mix)
+    assert found.cases == expected.cases
+    assert found.breakdowns == expected.breakdowns
+    assert found.cycles == expected.cycles
+    assert found.clocks == expected.clocks
+    assert found.pool == expected.pool
+    assert found.delivery == expected.delivery
+    assert found.periods == expected.periods
+    assert found == expected
+    # What the mix is, spelled out: the figures the city reports.
+    assert found.cases.received == 6 and found.breakdowns.by_channel[1].received == 1  # 就近办
+    assert [s.received for s in found.breakdowns.by_mode] == [5, 1, 0]  # one home visit
+    assert found.pool.exclusions_by_reason and "recused" in {
+        c.key for c in found.pool.exclusions_by_reason
+    }
+    assert [e.for_review for e in found.pool.experts] == [True, False]
+
+
+async def test_json_and_csv_carry_every_figure(mix: Mix) -> None:
+    found = await figures_of(mix.dsn)
+    expected = (await expected_figures(mix)).model_dump(mode="json")
+    assert json.loads(found.model_dump_json()) == expected
+    text = csv_text(found)
+    assert text.startswith("\ufeffsection,metric,key,value\r\n")  # Excel reads the BOM as UTF-8
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0] == ["section", "metric", "key", "value"]
+    expected_rows = [
+        [s, m, k, "" if v is None else str(v)]
+        for s, m, k, v in tidy(Figures.model_validate(expected))
+    ]
+    assert rows[1:] == expected_rows
+    by_cell = {(s, m, k): v for s, m, k, v in rows[1:]}
+    assert by_cell[("cases", "received", "")] == "6"
+    assert by_cell[("breakdowns", "by_channel.received", "province")] == "1"
+    assert by_cell[("clocks", "on_time_rate", "conclusion")] == "1.0"
+    assert by_cell[("periods", "archived", "2026-12")] == "1"
+    low = found.pool.experts[0].expert_id
+    assert by_cell[("pool", "experts.for_review", low)] == "True"
+    assert len(by_cell) == len(rows) - 1  # (section, metric, key) names each value once
