@@ -9,12 +9,18 @@ incomplete application whose supplement deadline passes (abandoned on 2 December
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import csv
 import io
 import json
+import logging
+import os
+import re
 import statistics
 import sys
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,10 +30,11 @@ from typing import Any
 
 import asyncpg
 import pytest
+from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
 from infra import db
-from infra.settings import Settings
+from infra.settings import ROOT, Settings
 from schemas.application import AppraisalApplication, AppraisalMode, CaseType
 from schemas.clock import CHINA_TZ
 from schemas.events import RecusalRequest
@@ -61,6 +68,7 @@ from starter.stats.model import (
 )
 from starter.stats.policy import PoolPolicy
 from starter.stats.render import csv_text, tidy
+from starter.stats.report import CHARTS, write_report
 from tests.conftest import TASK_QUEUE, case_worker, time_skipping
 from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
@@ -471,3 +479,101 @@ async def test_json_and_csv_carry_every_figure(mix: Mix) -> None:
     low = found.pool.experts[0].expert_id
     assert by_cell[("pool", "experts.for_review", low)] == "True"
     assert len(by_cell) == len(rows) - 1  # (section, metric, key) names each value once
+
+
+def embedded(page: str) -> Any:
+    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', page, re.S)
+    assert found, "no embedded figures"
+    return json.loads(found[1])
+
+
+async def test_report_embeds_the_figures_and_draws_chinese(
+    mix: Mix, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    found = await figures_of(mix.dsn)
+    expected = (await expected_figures(mix)).model_dump(mode="json")
+    html_file, pdf_file = tmp_path / "figures.html", tmp_path / "figures.pdf"
+    with warnings.catch_warnings(record=True) as warned, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        write_report(found, html_file)
+        write_report(found, pdf_file)
+    # A glyph the font lacks is a warning ("Glyph … missing from font(s)"): none, no tofu.
+    assert [str(w.message) for w in warned] == []
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("matplotlib")] == []
+    page = html_file.read_text(encoding="utf-8")
+    assert embedded(page) == expected
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == len(CHARTS)
+    assert all(base64.b64decode(i).startswith(b"\x89PNG") for i in images)
+    assert "http://" not in page and "https://" not in page  # one file, nothing fetched
+    assert "收到申请" in page and "就近办" in page  # the tables, in Chinese
+    assert len(PdfReader(pdf_file).pages) == len(CHARTS)
+
+
+async def stats_cli(mix: Mix, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    policy = tmp_path / "pool_policy.toml"
+    policy.write_text(
+        f'version = "{POLICY.version}"\nreview_below = {POLICY.review_below}\n'
+        f"min_evaluations = {POLICY.min_evaluations}\n",
+        encoding="utf-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "appraisal"),
+        *args,
+        env={**os.environ, "DATABASE_URL": mix.dsn, "POOL_POLICY_FILE": str(policy)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode("utf-8"), err.decode()
+
+
+PERIOD = ("--from", FIRST.isoformat(), "--to", LAST.isoformat())
+
+
+def without_time(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "generated_at"}
+
+
+async def test_the_command_line(mix: Mix, tmp_path: Path) -> None:
+    expected = (await expected_figures(mix)).model_dump(mode="json")
+    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--json")
+    assert (code, err) == (0, "")
+    assert without_time(json.loads(out)) == without_time(expected)
+
+    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD)
+    assert (code, err) == (0, "")
+    assert "2026-11-01 ~ 2026-12-31 (北京时间, inclusive)" in out
+    assert re.search(r"^收到申请\s+received\s+6$", out, re.M)
+    assert re.search(r"^province\s+就近办 \(省直参保\)\s+1\s+1$", out, re.M)
+    low = min(mix.evaluations, key=lambda e: statistics.fmean(mix.evaluations[e]))
+    assert re.search(rf"^{low}\s.*待复核 for review$", out, re.M)
+
+    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--csv")
+    assert (code, err) == (0, "") and out.startswith("\ufeffsection,metric,key,value")
+    rows = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
+    wanted = [
+        [s, m, k, "" if v is None else str(v)]
+        for s, m, k, v in tidy(Figures.model_validate(expected))
+        if m != "generated_at"
+    ]
+    assert [r for r in rows[1:] if r[1] != "generated_at"] == wanted
+
+    report = tmp_path / "stats.html"
+    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--report", str(report))
+    assert (code, err, out) == (0, "", f"report written: {report}\n")
+    assert without_time(embedded(report.read_text(encoding="utf-8"))) == without_time(expected)
+
+    code, out, err = await stats_cli(mix, tmp_path, "experts", "show", low)
+    assert code == 0 and "期满考核时复核 for review at the end of term" in out
+
+    for args, says in (
+        (("--from", "2026-13-01"), "refused: --from '2026-13-01' is not a date"),
+        (("--from", "2026-12-01", "--to", "2026-11-01"), "is before --from"),
+        ((*PERIOD, "--json", "--csv"), "give --json or --csv, not both"),
+        ((*PERIOD, "--report", str(tmp_path / "x.docx")), "writes .html or .pdf"),
+    ):
+        code, out, err = await stats_cli(mix, tmp_path, "stats", *args)
+        assert (code, out) == (1, "") and len(err.splitlines()) == 1, err
+        assert err.startswith("refused: ") and says in err, err
