@@ -22,6 +22,7 @@ from matplotlib import pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font
+from matplotlib.ticker import MaxNLocator
 
 from infra.fonts import find_cjk_font
 from starter.stats.compute import CASE_TYPE_LABELS, MODE_LABELS
@@ -57,9 +58,11 @@ def cycle_distribution(figures: Figures) -> Figure:
             label=cycle.label,
         )
     ax.axvline(5.5, color="grey", linestyle="--", linewidth=1)
-    ax.text(5.6, ax.get_ylim()[1] * 0.9, "5日承诺 (5-day promise)", color="grey")
+    ax.text(5.6, 0.2, "5日承诺 (5-day promise)", color="grey", rotation=90, va="bottom")
     ax.set(title="结论周期分布 conclusion cycle (days)", xlabel="天 days", ylabel="案件 cases")
-    ax.legend()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     return fig
 
 
@@ -93,6 +96,7 @@ def by_type_and_mode(figures: Figures) -> Figure:
             ax.bar(keys, values, bottom=bottom, label=f"{name} ({key})")
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set(title=f"{title}, received", ylabel="收件 cases")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8)
     return fig
 
@@ -114,7 +118,8 @@ def outcomes(figures: Figures) -> Figure:
     rows = figures.breakdowns.by_outcome
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.bar([c.label for c in rows], [c.count for c in rows])
-    ax.set(title="鉴定结论 outcomes", ylabel="案件 cases")
+    ax.set(title="鉴定结论 outcomes (concluded)", ylabel="案件 cases")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
@@ -184,9 +189,17 @@ def write_report(figures: Figures, path: Path) -> None:
 
 
 def sample_png(figures: Figures, path: Path) -> None:
-    """The README's picture: the cycle distribution and cases by type and mode, one image."""
-    use_cjk_font()
-    fig = by_type_and_mode(figures)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    """The README's picture: every chart of the report, one under the other, in one PNG."""
+    charts = drawn(figures)
+    pictures = [plt.imread(io.BytesIO(png(fig)), format="png") for fig in charts.values()]
+    for fig in charts.values():
+        plt.close(fig)
+    heights = [p.shape[0] for p in pictures]
+    sheet = plt.figure(figsize=(11, sum(heights) / 110))
+    grid = sheet.add_gridspec(len(pictures), 1, height_ratios=heights, hspace=0)
+    for n, picture in enumerate(pictures):
+        ax = sheet.add_subplot(grid[n])
+        ax.imshow(picture)
+        ax.set_axis_off()
+    sheet.savefig(path, format="png", dpi=80, bbox_inches="tight")
+    plt.close(sheet)

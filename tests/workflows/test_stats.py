@@ -68,7 +68,7 @@ from starter.stats.model import (
 )
 from starter.stats.policy import PoolPolicy
 from starter.stats.render import csv_text, tidy
-from starter.stats.report import CHARTS, write_report
+from starter.stats.report import CHARTS, sample_png, write_report
 from tests.conftest import TASK_QUEUE, case_worker, time_skipping
 from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
@@ -508,6 +508,10 @@ async def test_report_embeds_the_figures_and_draws_chinese(
     assert "http://" not in page and "https://" not in page  # one file, nothing fetched
     assert "收到申请" in page and "就近办" in page  # the tables, in Chinese
     assert len(PdfReader(pdf_file).pages) == len(CHARTS)
+    # STATS_SAMPLE_PNG=docs/stats/sample-report.png refreshes the README's picture.
+    sample = Path(os.environ.get("STATS_SAMPLE_PNG") or tmp_path / "sample.png")
+    sample_png(found, sample)
+    assert sample.read_bytes().startswith(b"\x89PNG")
 
 
 async def stats_cli(mix: Mix, tmp_path: Path, *args: str) -> tuple[int, str, str]:
