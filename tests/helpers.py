@@ -296,17 +296,19 @@ class Driver:
         for layer in ReviewLayer:
             await self.update(AppraisalCase.sign_off_review, signoff(layer))
 
-    async def sign(self) -> CaseStatus:
-        """Both letters signed for now (server time), by the EMS webhook."""
-        status = await self.posted()
+    async def sign(self, status: CaseStatus | None = None) -> CaseStatus:
+        """Each recipient's latest letter (of `status`, default: both letters once posted)
+        signed for now (server time), by the EMS webhook."""
+        status = status or await self.posted()
         signed_at = await self.env.get_current_time()
-        for shipment in status.shipments:
+        latest = {s.recipient: s.waybill_no for s in status.shipments}  # posted in order
+        for waybill_no in latest.values():
             await self.handle.signal(
                 AppraisalCase.postal_event,
                 PostalEvent(
-                    event_id=f"ems-{shipment.waybill_no}",
+                    event_id=f"ems-{waybill_no}",
                     actor="ems-webhook",
-                    waybill_no=shipment.waybill_no,
+                    waybill_no=waybill_no,
                     status=PostalStatus.delivered,
                     occurred_at=signed_at,
                     signer="本人",

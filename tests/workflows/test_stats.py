@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
@@ -39,7 +40,7 @@ from schemas.application import AppraisalApplication, AppraisalMode, CaseType
 from schemas.clock import CHINA_TZ
 from schemas.events import RecusalRequest
 from schemas.outcome import VERDICT_LABELS, Outcome, Verdict
-from schemas.steps import RecusalParty, Stage
+from schemas.steps import Recipient, RecusalParty, Stage
 from schemas.vocabulary import CLOCK_LABELS, ClockName
 from starter.stats import collect
 from starter.stats.compute import (
@@ -72,6 +73,7 @@ from starter.stats.report import CHARTS, sample_png, write_report
 from tests.conftest import TASK_QUEUE, case_worker, time_skipping
 from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
+from tests.workflows.test_delivery import OTHER, courier, waybill, webhook
 from workflows.case import AppraisalCase
 
 START = china(2026, 11, 2)  # a Monday; November 2026 has no public holiday
@@ -123,16 +125,26 @@ async def mix(own_database: str, postal_url: str, roomy_sessions: Path) -> Async
         sessions_file=roomy_sessions,
     )
     try:
-        async with time_skipping(START) as env, case_worker(env, pool, config):
-            cases, concluded_on = await run_mix(env)
+        async with (
+            httpx.AsyncClient(base_url=postal_url, timeout=5.0) as http,
+            time_skipping(START) as env,
+            case_worker(env, pool, config),
+        ):
+            cases, concluded_on = await run_mix(env, http)
         evaluations = await evaluate(pool, cases["on_site"])
     finally:
         await pool.close()
     yield Mix(own_database, cases, concluded_on, evaluations)
 
 
-async def run_mix(env: WorkflowEnvironment) -> tuple[dict[str, Case], date]:
+async def run_mix(
+    env: WorkflowEnvironment, http: httpx.AsyncClient
+) -> tuple[dict[str, Case], date]:
     on_site = example("initial_complete")
+    # The worker's letter comes back from the first address; the case tries the other one.
+    on_site = on_site.model_copy(
+        update={"worker": on_site.worker.model_copy(update={"other_address": OTHER})}
+    )
     duplicate = example("duplicate", fresh_worker=False).model_copy(
         update={"worker": on_site.worker}
     )
@@ -167,7 +179,9 @@ async def run_mix(env: WorkflowEnvironment) -> tuple[dict[str, Case], date]:
     concluded_at = await env.get_current_time()
     for case, outcome in zip(appraised, outcomes(appraised), strict=True):
         await case.driver.decide(outcome)
-        await case.driver.sign()
+        if case is cases["on_site"]:
+            await returned_once(case.driver, http)
+        await case.driver.sign(await case.driver.until(lambda s: len(s.shipments) >= 2))
     windows = {ClockName.dispute_window_worker, ClockName.dispute_window_employer}
     ends = []
     for case in appraised:
@@ -180,6 +194,16 @@ async def run_mix(env: WorkflowEnvironment) -> tuple[dict[str, Case], date]:
         status = await case.driver.until(lambda s: s.stage is Stage.archived)
         case.archived_on = china_day(status.stages[-1].entered_at)
     return cases, china_day(concluded_at)
+
+
+async def returned_once(case: Driver, http: httpx.AsyncClient) -> None:
+    """The worker's letter returned (address unknown): posted again to the other address."""
+    status = await case.posted()
+    event = await courier(
+        case, http, waybill(status, Recipient.worker), "returned", reason="unknown_address"
+    )
+    await webhook(case, event)
+    await case.until(lambda s: len(s.shipments) == 3)
 
 
 async def recuse_one(case: Driver) -> None:
@@ -422,9 +446,9 @@ async def expected_figures(mix: Mix) -> Figures:
             policy=POLICY,
         ),
         delivery=Delivery(
-            letters_signed=6,
-            letters_returned=0,
-            returns_by_reason=[],
+            letters_signed=6,  # the returned letter's second posting signed for
+            letters_returned=1,
+            returns_by_reason=[Count(key="unknown_address", label="查无此人/地址不详", count=1)],
             public_notices=0,
             deemed_delivered=0,
             cases_delivered=3,
@@ -542,21 +566,35 @@ def without_time(data: dict[str, Any]) -> dict[str, Any]:
 
 async def test_the_command_line(mix: Mix, tmp_path: Path) -> None:
     expected = (await expected_figures(mix)).model_dump(mode="json")
-    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--json")
-    assert (code, err) == (0, "")
-    assert without_time(json.loads(out)) == without_time(expected)
+    low = min(mix.evaluations, key=lambda e: statistics.fmean(mix.evaluations[e]))
+    report = tmp_path / "stats.html"
+    wrong = (
+        (("--from", "2026-13-01"), "refused: --from '2026-13-01' is not a date"),
+        (("--from", "2026-12-01", "--to", "2026-11-01"), "is before --from"),
+        ((*PERIOD, "--json", "--csv"), "give --json or --csv, not both"),
+        ((*PERIOD, "--report", str(tmp_path / "x.docx")), "writes .html or .pdf"),
+    )
+    runs = await asyncio.gather(  # side by side: each is a process of its own
+        stats_cli(mix, tmp_path, "stats", *PERIOD, "--json"),
+        stats_cli(mix, tmp_path, "stats", *PERIOD),
+        stats_cli(mix, tmp_path, "stats", *PERIOD, "--csv"),
+        stats_cli(mix, tmp_path, "stats", *PERIOD, "--report", str(report)),
+        stats_cli(mix, tmp_path, "experts", "show", low),
+        *(stats_cli(mix, tmp_path, "stats", *args) for args, _ in wrong),
+    )
+    (as_json, tables, as_csv, reported, shown), refusals = runs[:5], runs[5:]
+    assert all((code, err) == (0, "") for code, _, err in runs[:5]), runs[:5]
 
-    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD)
-    assert (code, err) == (0, "")
+    assert without_time(json.loads(as_json[1])) == without_time(expected)
+
+    out = tables[1]
     assert "2026-11-01 ~ 2026-12-31 (北京时间, inclusive)" in out
     assert re.search(r"^收到申请\s+received\s+6$", out, re.M)
     assert re.search(r"^province\s+就近办 \(省直参保\)\s+1\s+1$", out, re.M)
-    low = min(mix.evaluations, key=lambda e: statistics.fmean(mix.evaluations[e]))
     assert re.search(rf"^{low}\s.*待复核 for review$", out, re.M)
 
-    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--csv")
-    assert (code, err) == (0, "") and out.startswith("\ufeffsection,metric,key,value")
-    rows = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
+    assert as_csv[1].startswith("\ufeffsection,metric,key,value")
+    rows = list(csv.reader(io.StringIO(as_csv[1].removeprefix("\ufeff"))))
     wanted = [
         [s, m, k, "" if v is None else str(v)]
         for s, m, k, v in tidy(Figures.model_validate(expected))
@@ -564,20 +602,11 @@ async def test_the_command_line(mix: Mix, tmp_path: Path) -> None:
     ]
     assert [r for r in rows[1:] if r[1] != "generated_at"] == wanted
 
-    report = tmp_path / "stats.html"
-    code, out, err = await stats_cli(mix, tmp_path, "stats", *PERIOD, "--report", str(report))
-    assert (code, err, out) == (0, "", f"report written: {report}\n")
+    assert reported[1] == f"report written: {report}\n"
     assert without_time(embedded(report.read_text(encoding="utf-8"))) == without_time(expected)
 
-    code, out, err = await stats_cli(mix, tmp_path, "experts", "show", low)
-    assert code == 0 and "期满考核时复核 for review at the end of term" in out
+    assert "期满考核时复核 for review at the end of term" in shown[1]
 
-    for args, says in (
-        (("--from", "2026-13-01"), "refused: --from '2026-13-01' is not a date"),
-        (("--from", "2026-12-01", "--to", "2026-11-01"), "is before --from"),
-        ((*PERIOD, "--json", "--csv"), "give --json or --csv, not both"),
-        ((*PERIOD, "--report", str(tmp_path / "x.docx")), "writes .html or .pdf"),
-    ):
-        code, out, err = await stats_cli(mix, tmp_path, "stats", *args)
+    for (code, out, err), (_, says) in zip(refusals, wrong, strict=True):
         assert (code, out) == (1, "") and len(err.splitlines()) == 1, err
         assert err.startswith("refused: ") and says in err, err
