@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from schemas.clock import CHINA_TZ
+from starter.app import problems
 from starter.stats.compute import (
     CaseRow,
     EvaluationRow,
@@ -29,6 +31,7 @@ from starter.stats.compute import (
 from starter.stats.model import Grouping
 from starter.stats.policy import POLICY_FILE, PolicyProblem, PoolPolicy, load_pool_policy
 from starter.stats.render import csv_text, tidy
+from starter.stats_cli import StatsRequest
 
 POLICY = PoolPolicy(version="t", review_below=3.0, min_evaluations=2)
 GENERATED = datetime(2027, 1, 1, tzinfo=CHINA_TZ)
@@ -207,3 +210,22 @@ def test_the_pool_policy_file(tmp_path: Path) -> None:
     assert "review_below" in str(problem.value) and "min_evaluations" in str(problem.value)
     with pytest.raises(PolicyProblem, match="cannot read"):
         load_pool_policy(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"start": date(2026, 12, 1), "end": date(2026, 11, 1)}, "is before --from"),
+        ({"as_json": True, "as_csv": True}, "give --json or --csv, not both"),
+        ({"report": Path("figures.docx")}, "writes .html or .pdf, not 'figures.docx'"),
+        ({"report": Path("/nonexistent/figures.html")}, "no folder /nonexistent"),
+        ({"start": date(2010, 1, 1)}, "at most 10 years"),
+    ],
+)
+def test_a_stats_request_that_cannot_be_answered_says_why(
+    fields: dict[str, object], says: str
+) -> None:
+    request = {"start": date(2026, 11, 1), "end": date(2026, 12, 31)} | fields
+    with pytest.raises(ValidationError) as refused:
+        StatsRequest.model_validate(request)
+    assert says in problems(refused.value)
