@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.settings import ROOT
-
-POLICY_FILE = ROOT / "config" / "pool_policy.toml"
+from infra.settings import settings
 
 
 class PoolPolicy(BaseModel):
@@ -31,8 +28,8 @@ class PolicyProblem(ValueError):
 
 
 def load_pool_policy(path: Path | None = None) -> PoolPolicy:
-    """POOL_POLICY_FILE, else config/pool_policy.toml."""
-    where = path or Path(os.environ.get("POOL_POLICY_FILE") or POLICY_FILE)
+    """`path`, else the settings' (POOL_POLICY_FILE, default config/pool_policy.toml)."""
+    where = path or settings().pool_policy_file
     try:
         data = tomllib.loads(where.read_text(encoding="utf-8"))
         return PoolPolicy.model_validate(data)
