@@ -208,7 +208,8 @@ class Facts:
     abandoned_on: date | None = None
     terminated_on: date | None = None
     concluded_at: datetime | None = None
-    delivered_at: datetime | None = None
+    delivered_at: datetime | None = None  # when the case recorded the last delivery
+    delivered_on: date | None = None  # the delivery date: signed for, or deemed delivered
     notice_at: datetime | None = None  # the supplement notice (一次性告知)
     archived_on: date | None = None
     breaches: list[tuple[str, datetime]] = field(default_factory=list)
@@ -249,12 +250,29 @@ def facts_of(source: Source) -> list[Facts]:
             case EventKind.conclusion_issued:
                 case.concluded_at = case.concluded_at or event.at
             case EventKind.delivery_completed:
-                case.delivered_at = case.delivered_at or event.at
+                if case.delivered_at is None:
+                    case.delivered_at, case.delivered_on = event.at, delivery_day(event)
             case EventKind.supplement_notice:
                 case.notice_at = case.notice_at or event.at
             case EventKind.deadline_breached:
                 case.breaches.append((str(event.data.get("clock", "")), event.at))
     return list(found.values())
+
+
+def delivery_day(event: EventRow) -> date:
+    """The last recipient's delivery date (签收 or 视为送达, by law), as `delivery.completed`
+    holds it: {recipient: {delivered_on, deemed}}, or {recipient: signing time} in cases
+    from before full delivery; else the day it was recorded."""
+    days = []
+    for value in event.data.values():
+        if isinstance(value, dict) and value.get("delivered_on"):
+            days.append(date.fromisoformat(str(value["delivered_on"])))
+        elif isinstance(value, str):
+            try:
+                days.append(china_day(datetime.fromisoformat(value)))
+            except ValueError:  # "None": that letter was never signed for
+                continue
+    return max(days, default=china_day(event.at))
 
 
 def within(day: date | None, start: date, end: date) -> bool:
@@ -273,14 +291,10 @@ def case_counts(facts: list[Facts], start: date, end: date) -> Cases:
         abandoned=sum(within(f.abandoned_on, start, end) for f in facts),
         terminated=sum(within(f.terminated_on, start, end) for f in facts),
         concluded=sum(within(f.concluded_on, start, end) for f in facts),
-        delivered=sum(within(day(f.delivered_at), start, end) for f in facts),
+        delivered=sum(within(f.delivered_on, start, end) for f in facts),
         archived=sum(within(f.archived_on, start, end) for f in facts),
         refused_by_rule=counts(refusals, REFUSAL_LABELS),
     )
-
-
-def day(at: datetime | None) -> date | None:
-    return china_day(at) if at else None
 
 
 def counts(found: Counter[str], labels: dict[Any, str]) -> list[Count]:
@@ -500,9 +514,9 @@ def delivery(source: Source, facts: list[Facts], start: date, end: date) -> Deli
     returned = recorded(EventKind.postal_returned)
     reasons = Counter(return_code(str(e.data.get("reason", ""))) for e in returned)
     days = [
-        (china_day(f.delivered_at) - f.concluded_on).days
+        (f.delivered_on - f.concluded_on).days
         for f in facts
-        if f.delivered_at and f.concluded_on and within(china_day(f.delivered_at), start, end)
+        if f.delivered_on and f.concluded_on and within(f.delivered_on, start, end)
     ]
     return Delivery(
         letters_signed=len(recorded(EventKind.postal_delivered)),

@@ -5,7 +5,8 @@ Which date places a case in a period (China time, Asia/Shanghai calendar days):
 - received: the application's receipt (cases.received_at);
 - accepted, refused, abandoned, terminated: the day that event was recorded;
 - concluded (with its outcome and cycle times): the day the conclusion was issued;
-- delivered: the day the last letter was delivered (`delivery.completed`);
+- delivered: the delivery date of the last letter (signed for, or deemed delivered after
+  public notice), as `delivery.completed` holds it;
 - archived: cases.archived_at.
 Breakdowns by case type, mode and channel count the cases received and the cases concluded in
 the period."""

@@ -2,10 +2,12 @@
 server, real activities, a PostgreSQL database of their own): every figure, its JSON, its CSV
 and the report's embedded data are checked against what the test made happen.
 
-The mix, received Monday 2 November 2026: an on-site initial appraisal, a green-channel home
-visit, an illness appraisal of a province-insured worker (就近办), each concluded and its
-letters signed for; a duplicate of the first and an ineligible re-appraisal (refused); an
-incomplete application whose supplement deadline passes (abandoned on 2 December)."""
+The mix, received Monday 2 November 2026: an on-site initial appraisal (a panel member
+recused; the worker's letter returned from both known addresses, so public notice, deemed
+delivered in December, the delivery clock breached), a green-channel home visit, an illness
+appraisal of a province-insured worker (就近办), each concluded on one day, the other letters
+signed for that day; a duplicate of the first and an ineligible re-appraisal (refused); an
+incomplete application whose supplement deadline passes (abandoned in December)."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ from schemas.application import AppraisalApplication, AppraisalMode, CaseType
 from schemas.clock import CHINA_TZ
 from schemas.events import RecusalRequest
 from schemas.outcome import VERDICT_LABELS, Outcome, Verdict
+from schemas.status import CaseStatus
 from schemas.steps import Recipient, RecusalParty, Stage
 from schemas.vocabulary import CLOCK_LABELS, ClockName
 from starter.stats import collect
@@ -73,7 +76,7 @@ from starter.stats.report import CHARTS, sample_png, write_report
 from tests.conftest import TASK_QUEUE, case_worker, time_skipping
 from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
-from tests.workflows.test_delivery import OTHER, courier, waybill, webhook
+from tests.workflows.test_delivery import OTHER, courier, delivery, waybill, webhook
 from workflows.case import AppraisalCase
 
 START = china(2026, 11, 2)  # a Monday; November 2026 has no public holiday
@@ -90,6 +93,7 @@ class Case:
     application: AppraisalApplication
     appraised_on: date | None = None  # the site appraisal (attendance recorded)
     archived_on: date | None = None  # as the case itself saw it (its stages)
+    delivered_on: date | None = None  # its last letter's delivery date, as the case holds it
 
 
 @dataclass
@@ -179,31 +183,49 @@ async def run_mix(
     concluded_at = await env.get_current_time()
     for case, outcome in zip(appraised, outcomes(appraised), strict=True):
         await case.driver.decide(outcome)
-        if case is cases["on_site"]:
-            await returned_once(case.driver, http)
-        await case.driver.sign(await case.driver.until(lambda s: len(s.shipments) >= 2))
+        status = await case.driver.posted()
+        if case is cases["on_site"]:  # the worker's letter under public notice
+            status = await returned_twice(case.driver, http)
+        await case.driver.sign(status)
     windows = {ClockName.dispute_window_worker, ClockName.dispute_window_employer}
     ends = []
     for case in appraised:
+        if case is cases["on_site"]:
+            continue  # its worker's window opens only once the notice period has run
         status = await case.driver.until(lambda s: windows <= {d.name for d in s.deadlines})
         ends += [d.due_at for d in status.deadlines if d.name in windows]
     status = await incomplete.status()
     ends += [d.due_at for d in status.deadlines if d.name == ClockName.supplement]
-    await first.skip_to(max(ends) + timedelta(minutes=5))
+    status = await first.status()
+    ends += [d.due_at for d in status.deadlines if d.name == ClockName.public_notice_worker]
+    await first.skip_to(max(ends) + timedelta(minutes=5))  # the notice period ends
+    status = await first.until(
+        lambda s: ClockName.dispute_window_worker in {d.name for d in s.deadlines}
+    )
+    await first.skip_to(max(d.due_at for d in status.deadlines if d.name in windows))
     for case in cases.values():
         status = await case.driver.until(lambda s: s.stage is Stage.archived)
         case.archived_on = china_day(status.stages[-1].entered_at)
+        delivered = [d.delivered_on for d in status.deliveries if d.delivered_on]
+        case.delivered_on = max(delivered) if delivered else None
     return cases, china_day(concluded_at)
 
 
-async def returned_once(case: Driver, http: httpx.AsyncClient) -> None:
-    """The worker's letter returned (address unknown): posted again to the other address."""
-    status = await case.posted()
-    event = await courier(
-        case, http, waybill(status, Recipient.worker), "returned", reason="unknown_address"
-    )
-    await webhook(case, event)
-    await case.until(lambda s: len(s.shipments) == 3)
+async def returned_twice(case: Driver, http: httpx.AsyncClient) -> CaseStatus:
+    """The worker's letter returned (address unknown), posted to the other known address,
+    returned again (nobody there): public notice, deemed delivered 30 days after. The answer
+    holds only the employer's letter, for signing."""
+    for attempt, reason in enumerate(("unknown_address", "nobody_home"), start=2):
+        status = await case.status()
+        event = await courier(
+            case, http, waybill(status, Recipient.worker), "returned", reason=reason
+        )
+        await webhook(case, event)
+        if attempt == 2:
+            await case.until(lambda s: len(s.shipments) == 3)
+    status = await case.until(lambda s: delivery(s, Recipient.worker).public_notice is not None)
+    employer = [s for s in status.shipments if s.recipient is Recipient.employer]
+    return status.model_copy(update={"shipments": employer})
 
 
 async def recuse_one(case: Driver) -> None:
@@ -341,30 +363,29 @@ async def expected_figures(mix: Mix) -> Figures:
     scores = {e: round(statistics.fmean(v), 2) for e, v in mix.evaluations.items()}
     every_score = [s for v in mix.evaluations.values() for s in v]
 
-    def judged(clock: ClockName, n: int) -> ClockFigures:
+    def judged(clock: ClockName, n: int, late: int = 0) -> ClockFigures:
         return ClockFigures(
             clock=clock.value,
             label=CLOCK_LABELS[clock],
             judged=n,
-            on_time=n,
-            late=0,
-            on_time_rate=1.0 if n else None,
-            breaches=0,
+            on_time=n - late,
+            late=late,
+            on_time_rate=round((n - late) / n, 4) if n else None,
+            breaches=late,
         )
 
     rated = {
-        ClockName.supplement_notice: 1,
-        ClockName.conclusion: 3,
-        ClockName.green_conclusion: 1,
-        ClockName.site_promise: 3,
-        ClockName.delivery: 3,
+        ClockName.supplement_notice: judged(ClockName.supplement_notice, 1),
+        ClockName.conclusion: judged(ClockName.conclusion, 3),
+        ClockName.green_conclusion: judged(ClockName.green_conclusion, 1),
+        ClockName.site_promise: judged(ClockName.site_promise, 3),
+        # The letter under public notice is delivered after the 15 days, by law: late.
+        ClockName.delivery: judged(ClockName.delivery, 3, late=1),
     }
     clocks = [
-        judged(k, rated[k])
-        if k in rated
-        else judged(k, 0).model_copy(update={"on_time_rate": None})
-        for k in ClockName
+        rated.get(k) or judged(k, 0).model_copy(update={"on_time_rate": None}) for k in ClockName
     ]
+    delivery_days = [(c.delivered_on - mix.concluded_on).days for c in appraised if c.delivered_on]
 
     def month(key: str, first: date, last: date) -> PeriodRow:
         def inside(day: date | None) -> bool:
@@ -379,7 +400,7 @@ async def expected_figures(mix: Mix) -> Figures:
             received=len(came),
             accepted=3 if inside(received) else 0,
             concluded=3 if done else 0,
-            delivered=3 if done else 0,  # signed for the day they were concluded
+            delivered=sum(inside(c.delivered_on) for c in appraised),
             archived=sum(inside(c.archived_on) for c in everyone),
             green_channel=sum(c.application.green_channel for c in came),
             province=sum(c.application.jurisdiction.value == "province" for c in came),
@@ -446,14 +467,17 @@ async def expected_figures(mix: Mix) -> Figures:
             policy=POLICY,
         ),
         delivery=Delivery(
-            letters_signed=6,  # the returned letter's second posting signed for
-            letters_returned=1,
-            returns_by_reason=[Count(key="unknown_address", label="查无此人/地址不详", count=1)],
-            public_notices=0,
-            deemed_delivered=0,
+            letters_signed=5,  # every letter but the on-site worker's (public notice)
+            letters_returned=2,
+            returns_by_reason=[
+                Count(key="nobody_home", label="无人签收", count=1),
+                Count(key="unknown_address", label="查无此人/地址不详", count=1),
+            ],
+            public_notices=1,
+            deemed_delivered=1,
             cases_delivered=3,
-            median_days_to_delivery=0.0,
-            p90_days_to_delivery=0,
+            median_days_to_delivery=float(statistics.median(delivery_days)),
+            p90_days_to_delivery=max(delivery_days),  # nearest rank of three: the largest
         ),
         periods=[
             month("2026-11", date(2026, 11, 1), date(2026, 11, 30)),
@@ -480,6 +504,8 @@ async def test_every_figure_of_the_known_mix(mix: Mix) -> None:
         c.key for c in found.pool.exclusions_by_reason
     }
     assert [e.for_review for e in found.pool.experts] == [True, False]
+    assert (found.delivery.public_notices, found.delivery.deemed_delivered) == (1, 1)
+    assert [p.delivered for p in found.periods] == [2, 1]  # deemed delivered in December
 
 
 async def test_json_and_csv_carry_every_figure(mix: Mix) -> None:
@@ -499,7 +525,9 @@ async def test_json_and_csv_carry_every_figure(mix: Mix) -> None:
     assert by_cell[("cases", "received", "")] == "6"
     assert by_cell[("breakdowns", "by_channel.received", "province")] == "1"
     assert by_cell[("clocks", "on_time_rate", "conclusion")] == "1.0"
-    assert by_cell[("periods", "archived", "2026-12")] == "1"
+    assert by_cell[("periods", "archived", "2026-12")] == "2"  # the abandoned, the noticed
+    assert by_cell[("clocks", "late", "delivery")] == "1"
+    assert by_cell[("delivery", "public_notices", "")] == "1"
     low = found.pool.experts[0].expert_id
     assert by_cell[("pool", "experts.for_review", low)] == "True"
     assert len(by_cell) == len(rows) - 1  # (section, metric, key) names each value once
