@@ -22,6 +22,7 @@ from starter.stats.compute import (
     EventRow,
     ExpertRow,
     Source,
+    delivery_day,
     figures,
     median,
     nearest_rank,
@@ -229,3 +230,24 @@ def test_a_stats_request_that_cannot_be_answered_says_why(
     with pytest.raises(ValidationError) as refused:
         StatsRequest.model_validate(request)
     assert says in problems(refused.value)
+
+
+def test_the_delivery_date_is_the_legal_one() -> None:
+    signed = EventRow(
+        "A",
+        "delivery.completed",
+        at(12, 6, 0),
+        {
+            "worker": {"delivered_on": "2026-12-05", "deemed": True},
+            "employer": {"delivered_on": "2026-11-06", "deemed": False},
+        },
+    )
+    assert delivery_day(signed) == date(2026, 12, 5)  # deemed: the notice period's last day
+    before = EventRow(  # a case from before full delivery: signing times, one never signed
+        "B",
+        "delivery.completed",
+        at(11, 9),
+        {"worker": "2026-11-07 18:30:00+00:00", "employer": "None"},
+    )
+    assert delivery_day(before) == date(2026, 11, 8)  # 02:30 China time
+    assert delivery_day(EventRow("C", "delivery.completed", at(11, 9))) == date(2026, 11, 9)
