@@ -25,7 +25,7 @@ class StatsRequest(BaseModel):
 
     start: date
     end: date
-    by: Grouping = Grouping.month
+    by: Grouping = Grouping.month  # typer passes the text: a wrong one is refused here
     as_json: bool = False
     as_csv: bool = False
     report: Path | None = None
@@ -66,8 +66,8 @@ def stats(
         str | None, typer.Option("--to", help="last day, inclusive; default: today (北京时间)")
     ] = None,
     by: Annotated[
-        Grouping, typer.Option("--by", help="trend rows per month or quarter")
-    ] = Grouping.month,
+        str, typer.Option("--by", help="trend rows per `month` or `quarter`")
+    ] = Grouping.month.value,
     as_json: Annotated[bool, typer.Option("--json", help="the figures as JSON")] = False,
     as_csv: Annotated[
         bool,

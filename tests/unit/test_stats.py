@@ -221,6 +221,7 @@ def test_the_pool_policy_file(tmp_path: Path) -> None:
         ({"report": Path("figures.docx")}, "writes .html or .pdf, not 'figures.docx'"),
         ({"report": Path("/nonexistent/figures.html")}, "no folder /nonexistent"),
         ({"start": date(2010, 1, 1)}, "at most 10 years"),
+        ({"by": "week"}, "'month' or 'quarter'"),
     ],
 )
 def test_a_stats_request_that_cannot_be_answered_says_why(
