@@ -164,6 +164,11 @@ def tables(figures: Figures) -> str:
         counts_table("退回原因 returns, by reason", d.returns_by_reason),
         "趋势 per period\n" + period_table(figures),
     ]
+    if figures.ledger is not None:  # whatever the ledger's model holds, as the CSV has it
+        rows = [(m, k, v) for section, m, k, v in tidy(figures) if section == "ledger"]
+        parts.append(
+            "疑难问题台账 hard-question ledger\n" + table(["metric", "key", "value"], rows)
+        )
     return "\n\n".join(parts)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.clock import CHINA_TZ
 from starter.app import problems
@@ -29,9 +29,9 @@ from starter.stats.compute import (
     period_key,
     periods,
 )
-from starter.stats.model import Grouping
+from starter.stats.model import Count, Grouping
 from starter.stats.policy import PolicyProblem, PoolPolicy, load_pool_policy
-from starter.stats.render import csv_text, tidy
+from starter.stats.render import csv_text, tables, tidy
 from starter.stats_cli import StatsRequest
 
 POLICY = PoolPolicy(version="t", review_below=3.0, min_evaluations=2)
@@ -252,3 +252,26 @@ def test_the_delivery_date_is_the_legal_one() -> None:
     )
     assert delivery_day(before) == date(2026, 11, 8)  # 02:30 China time
     assert delivery_day(EventRow("C", "delivery.completed", at(11, 9))) == date(2026, 11, 9)
+
+
+class LedgerStandIn(BaseModel):
+    """What the ledger's own module will give: any pydantic model."""
+
+    entries: int
+    by_phase: list[Count]
+
+
+def test_the_ledgers_place_carries_its_figures_everywhere() -> None:
+    found = figures(
+        Source([], []), date(2026, 11, 1), date(2026, 11, 30), Grouping.month, POLICY, GENERATED
+    )
+    assert found.model_dump()["ledger"] is None and "疑难问题台账" not in tables(found)
+    found.ledger = LedgerStandIn(entries=4, by_phase=[Count(key="before", label="事前", count=3)])
+    assert found.model_dump(mode="json")["ledger"] == {
+        "entries": 4,
+        "by_phase": [{"key": "before", "label": "事前", "count": 3}],
+    }
+    cells = {(s, m, k): v for s, m, k, v in tidy(found)}
+    assert cells[("ledger", "entries", "")] == 4
+    assert cells[("ledger", "by_phase.count", "before")] == 3
+    assert "疑难问题台账 hard-question ledger" in tables(found)
