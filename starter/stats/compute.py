@@ -421,15 +421,14 @@ def clock_figures(facts: list[Facts], start: date, end: date) -> list[ClockFigur
                 if (verdict := judged(f, clock)) and within(verdict[0], start, end):
                     on_time += verdict[1]
                     late += not verdict[1]
-        rated = clock in JUDGED_CLOCKS
         found.append(
             ClockFigures(
                 clock=clock.value,
                 label=CLOCK_LABELS[clock],
-                judged=on_time + late if rated else 0,
+                judged=on_time + late,
                 on_time=on_time,
                 late=late,
-                on_time_rate=share(on_time, on_time + late) if rated else None,
+                on_time_rate=share(on_time, on_time + late),
                 breaches=breaches[clock.value],
             )
         )
@@ -440,7 +439,7 @@ def in_term(expert: ExpertRow, on: date) -> bool:
     return expert.active and expert.term_start <= on <= expert.term_end
 
 
-def pool(source: Source, facts: list[Facts], start: date, end: date, policy: PoolPolicy) -> Pool:
+def pool(source: Source, start: date, end: date, policy: PoolPolicy) -> Pool:
     serving = [e for e in source.experts if in_term(e, end)]
     specialties = Counter(s for e in serving for s in e.specialties)
     draws = [
@@ -587,7 +586,7 @@ def figures(
         breakdowns=breakdowns(facts, start, end),
         cycles=cycles(facts, start, end),
         clocks=clock_figures(facts, start, end),
-        pool=pool(source, facts, start, end, policy),
+        pool=pool(source, start, end, policy),
         delivery=delivery(source, facts, start, end),
         periods=period_rows(facts, start, end, by),
     )
