@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233  # make run's Web UI
     policy_file: Path = ROOT / "config" / "deadline_policy.toml"
     sessions_file: Path = ROOT / "config" / "sessions.toml"
+    # The expert pool's evaluation policy (`appraisal stats`, `experts show`): not captured
+    # by cases, so not part of policy_file.
+    pool_policy_file: Path = ROOT / "config" / "pool_policy.toml"
     holiday_schedule_dir: Path = ROOT / "config" / "holidays"
     data_dir: Path = ROOT / ".data"
     # Keys the hash that stands for a worker's citizen ID in PostgreSQL (duplicate detection

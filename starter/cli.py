@@ -21,11 +21,12 @@ from starter import (
     gateway_cli,
     ledger_cli,
     staff_cli,
+    stats_cli,
 )
 from starter.app import UNAVAILABLE, app, one_line
 
 # Importing the command modules registers their commands on `app`.
-assert case_cli and codec_cli and events_cli and due_cli and find_cli
+assert case_cli and codec_cli and events_cli and due_cli and find_cli and stats_cli
 app.add_typer(calendar_cli.app, name="calendar", help="due dates on the official calendar")
 app.add_typer(experts_cli.app, name="experts", help="the expert pool")
 app.add_typer(documents_cli.app, name="document", help="the documents a case has issued")

@@ -36,6 +36,7 @@ from starter.app import (
     run_on_db,
     table,
 )
+from starter.stats.policy import PolicyProblem, load_pool_policy
 
 app = typer.Typer(
     help="专家库 expert pool: experts, recusal facts (回避), leaves, evaluations (考核评价)",
@@ -272,7 +273,14 @@ def show(expert_id: str, as_json: AsJson = False) -> None:
             "evaluations": dict(scores),
         }
 
+    try:
+        policy = load_pool_policy()
+    except PolicyProblem as problem:
+        refuse(str(problem))
     found = run_on_db(go)
+    scores = found["evaluations"]
+    # Flagged for the committee's review at the end of term, never removed by a figure.
+    scores["for_review"] = policy.for_review(scores["count"], scores["mean"])
     if as_json:
         print_json(found)
         return
@@ -288,7 +296,6 @@ def show(expert_id: str, as_json: AsJson = False) -> None:
     ] or ["  -"]
     out.append("leaves:")
     out += [f"  {x['starts']} ~ {x['ends']}  {x['reason']}" for x in found["leaves"]] or ["  -"]
-    scores = found["evaluations"]
     out.append(
         f"evaluations: {scores['count']}"
         + (
@@ -297,6 +304,12 @@ def show(expert_id: str, as_json: AsJson = False) -> None:
             else ""
         )
     )
+    if scores["for_review"]:
+        out.append(
+            f"期满考核时复核 for review at the end of term ({found['term_end']}): mean below "
+            f"{policy.review_below:g} over {scores['count']} evaluations (pool policy "
+            f"{policy.version}); the expert stays in the pool"
+        )
     typer.echo("\n".join(out))
 
 

@@ -296,24 +296,31 @@ class Driver:
         for layer in ReviewLayer:
             await self.update(AppraisalCase.sign_off_review, signoff(layer))
 
-    async def deliver(self) -> CaseStatus:
-        """Both letters signed for now (server time); the case archives once the dispute
-        windows have run. Time is skipped exactly to their end: result() would let the
-        test server run on for years after the case completed."""
-        status = await self.posted()
+    async def sign(self, status: CaseStatus | None = None) -> CaseStatus:
+        """Each recipient's latest letter (of `status`, default: both letters once posted)
+        signed for now (server time), by the EMS webhook."""
+        status = status or await self.posted()
         signed_at = await self.env.get_current_time()
-        for shipment in status.shipments:
+        latest = {s.recipient: s.waybill_no for s in status.shipments}  # posted in order
+        for waybill_no in latest.values():
             await self.handle.signal(
                 AppraisalCase.postal_event,
                 PostalEvent(
-                    event_id=f"ems-{shipment.waybill_no}",
+                    event_id=f"ems-{waybill_no}",
                     actor="ems-webhook",
-                    waybill_no=shipment.waybill_no,
+                    waybill_no=waybill_no,
                     status=PostalStatus.delivered,
                     occurred_at=signed_at,
                     signer="本人",
                 ),
             )
+        return status
+
+    async def deliver(self) -> CaseStatus:
+        """Both letters signed for now (server time); the case archives once the dispute
+        windows have run. Time is skipped exactly to their end: result() would let the
+        test server run on for years after the case completed."""
+        await self.sign()
         windows = {ClockName.dispute_window_worker, ClockName.dispute_window_employer}
         status = await self.until(
             lambda s: s.stage is Stage.archived or windows <= {d.name for d in s.deadlines}

@@ -1,0 +1,32 @@
+"""The committee's figures (`appraisal stats`): starter/stats/model.py says what each counts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+
+from schemas.clock import CHINA_TZ, now
+from starter.stats.compute import figures
+from starter.stats.model import Figures, Grouping
+from starter.stats.policy import PoolPolicy
+from starter.stats.query import read_source
+
+
+async def collect(
+    conn: asyncpg.Connection,
+    start: date,
+    end: date,
+    by: Grouping,
+    policy: PoolPolicy,
+    generated_at: datetime | None = None,
+) -> Figures:
+    """The figures of [start, end] (China-time days, end inclusive) from the projection."""
+    source = await read_source(conn, start, end)
+    found = figures(source, start, end, by, policy, generated_at or now().astimezone(CHINA_TZ))
+    # LEDGER: the hard-question ledger's figures join here, from its own module:
+    #     found.ledger = await ledger_figures(conn, start, end)
+    return found
+
+
+__all__ = ["Figures", "Grouping", "collect"]
