@@ -412,7 +412,9 @@ async def ledger_figures(
 
     async def counts(column: str) -> dict[str, int]:
         rows = await conn.fetch(
-            f"SELECT {column} AS k, count(*) AS n {period} GROUP BY {column}", since, until
+            f"SELECT {column} AS k, count(*) AS n {period} GROUP BY k ORDER BY n DESC, k",
+            since,
+            until,
         )
         return {r["k"]: r["n"] for r in rows}
 
@@ -434,7 +436,6 @@ async def ledger_figures(
     return LedgerFigures(
         start=start,
         end=end,
-        as_of=at,
         received=totals["received"],
         by_source=await counts("source"),
         by_category=await counts("category"),

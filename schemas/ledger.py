@@ -166,11 +166,10 @@ class LedgerEntry(BaseModel):
 
 class LedgerFigures(BaseModel):
     """The ledger in a period, for the committee's statistics: the entries received from
-    `start` to `end` (China-time days, both included), as they stand `as_of`."""
+    `start` to `end` (China-time days, both included), as they stand at the moment asked (the statistics' `generated_at`)."""
 
     start: date
     end: date
-    as_of: ChinaTime
     received: int
     by_source: dict[LedgerSource, int]
     by_category: dict[LedgerCategory, int]

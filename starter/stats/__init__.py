@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from activities.ledger import ledger_figures
 from schemas.clock import CHINA_TZ, now
 from starter.stats.compute import figures
 from starter.stats.model import Figures, Grouping
@@ -24,8 +25,7 @@ async def collect(
     """The figures of [start, end] (China-time days, end inclusive) from the projection."""
     source = await read_source(conn, start, end)
     found = figures(source, start, end, by, policy, generated_at or now().astimezone(CHINA_TZ))
-    # LEDGER: the hard-question ledger's figures join here, from its own module:
-    #     found.ledger = await ledger_figures(conn, start, end)
+    found.ledger = await ledger_figures(conn, start, end, found.generated_at)
     return found
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, SerializeAsAny
+from pydantic import BaseModel
 
+from schemas.ledger import LedgerFigures
 from starter.stats.policy import PoolPolicy
 
 
@@ -162,7 +163,5 @@ class Figures(BaseModel):
     pool: Pool
     delivery: Delivery
     periods: list[PeriodRow]
-    # LEDGER: the hard-question ledger (疑难问题台账) goes here, `ledger_figures(conn, start,
-    # end)` of the ledger's module; None until it is wired in. SerializeAsAny: its own fields
-    # reach the JSON, the CSV and the report.
-    ledger: SerializeAsAny[BaseModel] | None = None
+    # The hard-question ledger (疑难问题台账): activities/ledger.py `ledger_figures`.
+    ledger: LedgerFigures | None = None

@@ -218,7 +218,6 @@ async def test_the_figures_of_a_period(lone_pool: asyncpg.Pool) -> None:
     assert figures == LedgerFigures(
         start=T0.date(),
         end=T0.date() + 3 * day,
-        as_of=as_of,
         received=4,
         by_source={
             LedgerSource.window: 1,

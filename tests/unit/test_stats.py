@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from schemas.clock import CHINA_TZ
+from schemas.ledger import LedgerCategory, LedgerFigures, LedgerSource, LedgerState
 from starter.app import problems
 from starter.stats.compute import (
     CaseRow,
@@ -29,7 +30,7 @@ from starter.stats.compute import (
     period_key,
     periods,
 )
-from starter.stats.model import Count, Grouping
+from starter.stats.model import Figures, Grouping
 from starter.stats.policy import PolicyProblem, PoolPolicy, load_pool_policy
 from starter.stats.render import csv_text, tables, tidy
 from starter.stats_cli import StatsRequest
@@ -254,24 +255,27 @@ def test_the_delivery_date_is_the_legal_one() -> None:
     assert delivery_day(EventRow("C", "delivery.completed", at(11, 9))) == date(2026, 11, 9)
 
 
-class LedgerStandIn(BaseModel):
-    """What the ledger's own module will give: any pydantic model."""
-
-    entries: int
-    by_phase: list[Count]
-
-
-def test_the_ledgers_place_carries_its_figures_everywhere() -> None:
+def test_the_ledgers_figures_reach_the_json_the_csv_and_the_tables() -> None:
     found = figures(
         Source([], []), date(2026, 11, 1), date(2026, 11, 30), Grouping.month, POLICY, GENERATED
     )
     assert found.model_dump()["ledger"] is None and "疑难问题台账" not in tables(found)
-    found.ledger = LedgerStandIn(entries=4, by_phase=[Count(key="before", label="事前", count=3)])
-    assert found.model_dump(mode="json")["ledger"] == {
-        "entries": 4,
-        "by_phase": [{"key": "before", "label": "事前", "count": 3}],
-    }
+    found.ledger = LedgerFigures(
+        start=found.start,
+        end=found.end,
+        received=4,
+        by_source={LedgerSource.hotline: 3, LedgerSource.window: 1},
+        by_category={LedgerCategory.delivery: 4},
+        by_state={LedgerState.before: 3, LedgerState.closed: 1},
+        closed=1,
+        overdue=2,
+        escalated=1,
+        median_days_to_close=1.5,
+    )
+    assert found.model_dump(mode="json")["ledger"]["by_source"] == {"12345": 3, "window": 1}
+    assert Figures.model_validate_json(found.model_dump_json()) == found
     cells = {(s, m, k): v for s, m, k, v in tidy(found)}
-    assert cells[("ledger", "entries", "")] == 4
-    assert cells[("ledger", "by_phase.count", "before")] == 3
+    assert cells[("ledger", "received", "")] == 4
+    assert cells[("ledger", "by_source.12345", "")] == 3
+    assert cells[("ledger", "median_days_to_close", "")] == 1.5
     assert "疑难问题台账 hard-question ledger" in tables(found)

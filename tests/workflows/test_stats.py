@@ -36,11 +36,20 @@ import pytest
 from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
+from activities.ledger import add_entry, advance_entry, escalate_overdue
 from infra import db
 from infra.settings import ROOT, Settings
 from schemas.application import AppraisalApplication, AppraisalMode, CaseType
 from schemas.clock import CHINA_TZ
 from schemas.events import RecusalRequest
+from schemas.ledger import (
+    Advance,
+    LedgerCategory,
+    LedgerFigures,
+    LedgerSource,
+    LedgerState,
+    NewEntry,
+)
 from schemas.outcome import VERDICT_LABELS, Outcome, Verdict
 from schemas.status import CaseStatus
 from schemas.steps import Recipient, RecusalParty, Stage
@@ -136,6 +145,7 @@ async def mix(own_database: str, postal_url: str, roomy_sessions: Path) -> Async
         ):
             cases, concluded_on = await run_mix(env, http)
         evaluations = await evaluate(pool, cases["on_site"])
+        await hard_questions(pool, cases["on_site"])
     finally:
         await pool.close()
     yield Mix(own_database, cases, concluded_on, evaluations)
@@ -272,6 +282,29 @@ async def evaluate(pool: asyncpg.Pool, case: Case) -> dict[str, list[int]]:
         [(e, case.driver.handle.id, s, who, when) for e, s, who, when in rows],
     )
     return {low: [2, 2, 3], high: [5, 4]}
+
+
+async def hard_questions(pool: asyncpg.Pool, case: Case) -> None:
+    """The ledger in the period: a hotline question on the on-site case closed in 3 days, a
+    window question whose follow-up ran out (escalated), and one from October (outside)."""
+
+    def asked(source: str, category: str, case_id: str | None = None) -> NewEntry:
+        return NewEntry(
+            source=source, category=category, question="问题", owner="W0101", case_id=case_id
+        )
+
+    async with pool.acquire() as conn:
+        quick, _ = await add_entry(
+            conn, asked("12345", "delivery", case.driver.handle.id), "W0101", at=china(2026, 11, 5)
+        )
+        for to, day in (("during", 6), ("after", 7), ("closed", 8)):
+            due = date(2026, 11, 20) if to == "after" else None
+            move = Advance(to=to, note="已办", follow_up_due=due)
+            await advance_entry(conn, quick.id, move, "W0101", at=china(2026, 11, day))
+        late = asked("window", "materials").model_copy(update={"follow_up_due": date(2026, 11, 25)})
+        await add_entry(conn, late, "W0101", at=china(2026, 11, 20))
+        await add_entry(conn, asked("online", "other"), "W0101", at=china(2026, 10, 30))
+    await escalate_overdue(pool, china(2026, 11, 26))
 
 
 async def figures_of(dsn: str, by: Grouping = Grouping.month) -> Figures:
@@ -478,6 +511,18 @@ async def expected_figures(mix: Mix) -> Figures:
             cases_delivered=3,
             median_days_to_delivery=float(statistics.median(delivery_days)),
             p90_days_to_delivery=max(delivery_days),  # nearest rank of three: the largest
+        ),
+        ledger=LedgerFigures(
+            start=FIRST,
+            end=LAST,
+            received=2,
+            by_source={LedgerSource.hotline: 1, LedgerSource.window: 1},
+            by_category={LedgerCategory.delivery: 1, LedgerCategory.materials: 1},
+            by_state={LedgerState.before: 1, LedgerState.closed: 1},  # most first, then by name
+            closed=1,
+            overdue=1,
+            escalated=1,
+            median_days_to_close=3.0,
         ),
         periods=[
             month("2026-11", date(2026, 11, 1), date(2026, 11, 30)),
