@@ -48,7 +48,9 @@ COPY --from=build /opt/venv /opt/venv
 # stays owned by root; the only place the process may write is DATA_DIR (and /tmp).
 WORKDIR /app
 COPY worker.py ./
-# Deadline policy, session plan and holiday schedules: mount over /app/config to change them.
+# Deadline policy, session plan, holiday schedules and the pool policy: mount over /app/config
+# to change them. MPLCONFIGDIR: matplotlib's font cache (`stats --report`) where the process may
+# write (/app is not), else it warns on stderr at every report.
 COPY config ./config
 
 ENV PATH=/opt/venv/bin:$PATH \
@@ -58,7 +60,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATA_DIR=/var/lib/appraisal \
     POLICY_FILE=/app/config/deadline_policy.toml \
     SESSIONS_FILE=/app/config/sessions.toml \
-    HOLIDAY_SCHEDULE_DIR=/app/config/holidays
+    HOLIDAY_SCHEDULE_DIR=/app/config/holidays \
+    POOL_POLICY_FILE=/app/config/pool_policy.toml \
+    MPLCONFIGDIR=/var/lib/appraisal/matplotlib
 
 USER appraisal
 CMD ["python", "worker.py"]
