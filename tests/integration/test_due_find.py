@@ -38,7 +38,7 @@ async def queue(stack: Stack, until: Callable[[Rows], bool], *filters: str) -> R
                 return rows
             await asyncio.sleep(0.2)
 
-    return await asyncio.wait_for(poll(), 30)
+    return await asyncio.wait_for(poll(), 90)  # each run asks every open case of the suite
 
 
 def ids(rows: Rows) -> set[str]:
