@@ -17,6 +17,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from activities.storage import OUTBOX_CHANNEL
+from infra.db import DATABASE_GONE
 from infra.logs import get_logger
 from schemas.clock import CHINA_TZ
 from schemas.clock import now as clock_now
@@ -390,7 +391,7 @@ async def sweep(pool: asyncpg.Pool, stop: asyncio.Event, every: float = 300.0) -
     while not stop.is_set():
         try:
             await escalate_overdue(pool)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as failure:
+        except DATABASE_GONE as failure:
             log.warning("ledger sweep waiting for the database", error=type(failure).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)

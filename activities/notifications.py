@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.storage import OUTBOX_CHANNEL, queue_message
+from infra.db import DATABASE_GONE
 from infra.logs import get_logger
 from schemas.steps import CaseStep, OutboxMessage
 
@@ -163,14 +164,14 @@ class Dispatcher:
                             await self.send_pending()
                             await self._pause(stop)
                     finally:
-                        if not listener.is_closed():
+                        with contextlib.suppress(*DATABASE_GONE):  # the connection may be cut
                             await listener.remove_listener(OUTBOX_CHANNEL, self._wake)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as failure:
+            except DATABASE_GONE as failure:
                 log.warning(
                     "outbox dispatcher waiting for the database", error=type(failure).__name__
                 )
                 await self._pause(stop)
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        with contextlib.suppress(*DATABASE_GONE):
             await self.send_pending()  # what the last steps queued goes before the worker stops
 
     async def _pause(self, stop: asyncio.Event) -> None:

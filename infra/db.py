@@ -17,6 +17,16 @@ import asyncpg
 
 from infra.settings import Settings, settings
 
+# What a connection raises when PostgreSQL goes away under it (a restart, an outage), down to
+# the protocol state a connection cut mid-statement is left in (InternalClientError): a loop
+# that waits for the database (the outbox dispatcher, the ledger's sweep) catches these.
+DATABASE_GONE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
 _servers: dict[Path, Any] = {}  # embedded servers this process started, by data folder
 
 
