@@ -205,6 +205,9 @@ class Run:
             )
         except Exception as error:
             shown = f"no status ({error!r})"
+        process = self.worker.process
+        if process is not None and process.returncode is not None:
+            shown += f"; the worker is not running (exit code {process.returncode}): see worker.log"
         return (
             f"{shown}; pending activities {activities}, workflow task {task}, last events {last}, "
             f"workflow task failures {failed[-3:]}"
