@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from gateway.errors import ApiError, unavailable
 from infra.settings import Settings
-from infra.temporal import connect, data_converter
+from infra.temporal import connect, data_converter, send_event
 from starter.app import reason, transport_reason
 
 ANSWER_TIMEOUT = timedelta(seconds=30)  # a worker answers an update in well under a second
@@ -51,7 +51,7 @@ class Cases:
         handle = (await self.client()).get_workflow_handle(case_id)
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
-                answer = await handle.execute_update(name, event, id=event_id, result_type=str)
+                answer = await send_event(handle, name, event, event_id, result_type=str)
         except WorkflowUpdateFailedError as failed:
             why = reason(failed)
             if UNKNOWN_UPDATE in why:

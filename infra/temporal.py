@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.exceptions import ApplicationError
 from temporalio.service import TLSConfig
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -23,6 +25,9 @@ from schemas.application import AppraisalApplication
 from schemas.status import CaseStatus
 
 CASE_WORKFLOW = "AppraisalCase"
+# The server's failure type for an update a completed workflow task did not reach: the case
+# never saw it (a worker or server restarted between delivery and completion).
+UNPROCESSED_UPDATE = "UnprocessedUpdate"
 
 
 def data_converter(config: Settings | None = None) -> DataConverter:
@@ -78,6 +83,29 @@ async def start_case(
         result_type=CaseStatus,
         **options,
     )
+
+
+async def send_event(
+    handle: WorkflowHandle[Any, Any], update: Any, event: Any, event_id: str, **options: Any
+) -> Any:
+    """The case's answer to an event sent as the update `update` with the event id as the
+    update id (the server answers a repeat with the first outcome). An update the server
+    rejected as unprocessed never reached the case, so it goes again with the same id, with a
+    growing pause; callers bound the whole with their answer timeout."""
+    pause = 0.2
+    while True:
+        try:
+            return await handle.execute_update(update, event, id=event_id, **options)
+        except WorkflowUpdateFailedError as failed:
+            if not unprocessed(failed):
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+def unprocessed(failed: WorkflowUpdateFailedError) -> bool:
+    cause = failed.cause
+    return isinstance(cause, ApplicationError) and cause.type == UNPROCESSED_UPDATE
 
 
 class CaseLogContext(Interceptor):

@@ -34,7 +34,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from infra import db
 from infra.codec import PayloadKeyError
 from infra.settings import settings
-from infra.temporal import connect
+from infra.temporal import connect, send_event
 from schemas.clock import CHINA_TZ, china_text
 from schemas.events import CaseEvent
 from schemas.problems import problems as field_problems
@@ -198,7 +198,7 @@ def send_update(
         case = await find_case(await temporal(), case_id)
         try:
             async with asyncio.timeout(ANSWER_TIMEOUT.total_seconds()):
-                result = await case.execute_update(update, payload, id=payload.event_id)
+                result = await send_event(case, update, payload, payload.event_id)
             return str(result)
         except WorkflowUpdateFailedError as failed:
             raise Refusal(reason(failed)) from None

@@ -41,7 +41,7 @@ from temporalio.worker import Replayer
 
 from activities.chain import CHAIN_COLUMNS, breaks
 from infra import db
-from infra.temporal import data_converter, start_case
+from infra.temporal import data_converter, send_event, start_case
 from postal_emulator.app import running as running_emulator
 from schemas.clock import CHINA_TZ
 from schemas.events import (
@@ -219,9 +219,10 @@ class Run:
         deadline = time.monotonic() + PATIENCE
         while True:
             try:
-                answer: str = await self.handle(case_id).execute_update(
-                    method, payload, id=payload.event_id
-                )
+                async with asyncio.timeout(max(deadline - time.monotonic(), 1)):
+                    answer: str = await send_event(
+                        self.handle(case_id), method, payload, payload.event_id
+                    )
                 return answer
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 if time.monotonic() > deadline:
