@@ -87,23 +87,32 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@asynccontextmanager
+async def database_of_its_own(database_url: str, label: str) -> AsyncIterator[str]:
+    """A fresh, migrated database beside the suite's (dropped afterwards): its DSN."""
+    name = f"appraisal_{label}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = db.with_database(database_url, name)
+    try:
+        await db.migrate(dsn)
+        yield dsn
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 @pytest.fixture
 async def lone_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """A database of its own: for tests that count rows across the database, or follow
     messages no other dispatcher (the integration stack's worker runs one on the suite's
     database) may take."""
-    name = f"appraisal_lone_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = db.with_database(database_url, name)
-    await db.migrate(dsn)
-    pool = await db.create_pool(dsn)
-    try:
-        yield pool
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+    async with database_of_its_own(database_url, "lone") as dsn:
+        pool = await db.create_pool(dsn)
+        try:
+            yield pool
+        finally:
+            await pool.close()
 
 
 async def register_search_attributes(client: Client) -> None:

@@ -21,7 +21,6 @@ import os
 import re
 import statistics
 import sys
-import uuid
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -82,7 +81,7 @@ from starter.stats.model import (
 from starter.stats.policy import PoolPolicy
 from starter.stats.render import csv_text, tidy
 from starter.stats.report import CHARTS, sample_png, write_report
-from tests.conftest import TASK_QUEUE, case_worker, time_skipping
+from tests.conftest import TASK_QUEUE, case_worker, database_of_its_own, time_skipping
 from tests.helpers import GRADE_8, Driver, china, example, new_id
 from tests.workflows.test_acceptance import MISSING, notice
 from tests.workflows.test_delivery import OTHER, courier, delivery, waybill, webhook
@@ -116,16 +115,8 @@ class Mix:
 @pytest.fixture(scope="module")
 async def own_database(database_url: str) -> AsyncIterator[str]:
     """A database of its own: the figures count every row."""
-    name = f"appraisal_stats_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = db.with_database(database_url, name)
-    await db.migrate(dsn)
-    try:
+    async with database_of_its_own(database_url, "stats") as dsn:
         yield dsn
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="module")
