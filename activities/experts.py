@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 
 from activities.storage import Executor, worker_ref
+from infra.db import json_column
 from schemas.application import Specialty
 from schemas.staff import ActorCheck, ActorFacts, StaffRole
 from schemas.steps import (
@@ -290,10 +291,6 @@ def draw_record(
     }
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def stored_panel(row: Row) -> Panel:
     return Panel(
         seed=row["seed"],
@@ -302,8 +299,8 @@ def stored_panel(row: Row) -> Panel:
         pool_sha256=row["pool_sha256"] or "",
         eligible=row["eligible"],
         wrong_specialty=row["wrong_specialty"],
-        exclusions=_json(row["exclusions"]),
-        members=_json(row["members"]),
+        exclusions=json_column(row["exclusions"]),
+        members=json_column(row["members"]),
         short_by=row["short_by"],
     )
 
@@ -314,8 +311,8 @@ def verify_draw(row: Row) -> bool:
     and cannot be verified (False)."""
     if row["snapshot"] is None or row["criteria"] is None:
         return False
-    snapshot = [ExpertFacts.model_validate(e) for e in _json(row["snapshot"])]
-    criteria = DrawCriteria.model_validate(_json(row["criteria"]))
+    snapshot = [ExpertFacts.model_validate(e) for e in json_column(row["snapshot"])]
+    criteria = DrawCriteria.model_validate(json_column(row["criteria"]))
     return draw(snapshot, criteria) == stored_panel(row)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,12 @@ DATABASE_GONE: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
 )
+
+
+def json_column(value: Any) -> Any:
+    """A json/jsonb column's value: asyncpg hands it over as text (no codec is registered)."""
+    return json.loads(value) if isinstance(value, str) else value
+
 
 _servers: dict[Path, Any] = {}  # embedded servers this process started, by data folder
 

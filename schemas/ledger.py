@@ -166,7 +166,8 @@ class LedgerEntry(BaseModel):
 
 class LedgerFigures(BaseModel):
     """The ledger in a period, for the committee's statistics: the entries received from
-    `start` to `end` (China-time days, both included), as they stand at the moment asked (the statistics' `generated_at`)."""
+    `start` to `end` (China-time days, both included), as they stand at the moment asked
+    (the statistics' `generated_at`)."""
 
     start: date
     end: date

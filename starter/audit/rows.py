@@ -13,6 +13,7 @@ from typing import Any
 from activities import chain
 from activities.experts import verify_draw
 from activities.storage import Executor
+from infra.db import json_column
 
 # The case row without `worker_ref` (a keyed hash of the citizen ID: nothing to print).
 CASE_COLUMNS = """case_id, case_type, green_channel, mode, jurisdiction, stage, received_at,
@@ -95,10 +96,6 @@ async def documents(conn: Executor, case_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def parsed(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def draws(conn: Executor, case_id: str) -> list[Draw]:
     rows = await conn.fetch(
         """SELECT attempt, seed, pool_size, pool_sha256, eligible, wrong_specialty, short_by,
@@ -109,15 +106,15 @@ async def draws(conn: Executor, case_id: str) -> list[Draw]:
     )
     found = []
     for row in rows:
-        criteria = parsed(row["criteria"]) or {}
+        criteria = json_column(row["criteria"]) or {}
         kept = row["snapshot"] is not None and row["criteria"] is not None
         found.append(
             Draw(
                 attempt=row["attempt"],
                 on=date.fromisoformat(criteria["on"]) if criteria.get("on") else None,
                 size=criteria.get("size"),
-                members=[m["expert_id"] for m in parsed(row["members"])],
-                exclusions=[(x["expert_id"], x["reason"]) for x in parsed(row["exclusions"])],
+                members=[m["expert_id"] for m in json_column(row["members"])],
+                exclusions=[(x["expert_id"], x["reason"]) for x in json_column(row["exclusions"])],
                 short_by=row["short_by"],
                 reproduced=verify_draw(row) if kept else None,
             )
@@ -139,6 +136,6 @@ async def archive(conn: Executor, case_id: str) -> Archive | None:
         sha256=row["sha256"],
         archived_at=row["archived_at"],
         retain_until=row["retain_until"],
-        shipments=parsed(row["shipments"]) or [],
+        shipments=json_column(row["shipments"]) or [],
         history=row["history"],
     )

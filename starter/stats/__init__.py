@@ -23,9 +23,13 @@ async def collect(
     generated_at: datetime | None = None,
 ) -> Figures:
     """The figures of [start, end] (China-time days, end inclusive) from the projection."""
-    source = await read_source(conn, start, end)
-    found = figures(source, start, end, by, policy, generated_at or now().astimezone(CHINA_TZ))
-    found.ledger = await ledger_figures(conn, start, end, found.generated_at)
+    at = generated_at or now().astimezone(CHINA_TZ)
+    # One snapshot: figures read in several statements while cases move must still add up.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        source = await read_source(conn, start, end)
+        ledger = await ledger_figures(conn, start, end, at)
+    found = figures(source, start, end, by, policy, at)
+    found.ledger = ledger
     return found
 
 

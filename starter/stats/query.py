@@ -5,12 +5,12 @@ its draws' exclusions and the current evaluations."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
+from infra.db import json_column
 from schemas.clock import CHINA_TZ
 from schemas.vocabulary import EventKind
 from starter.stats.compute import CaseRow, EvaluationRow, EventRow, ExpertRow, Source
@@ -44,7 +44,7 @@ def bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def as_data(value: Any) -> dict[str, Any]:
-    found = json.loads(value) if isinstance(value, str) else value
+    found = json_column(value)
     return found if isinstance(found, dict) else {}
 
 
@@ -93,11 +93,6 @@ async def read_source(conn: asyncpg.Connection, start: date, end: date) -> Sourc
             EventRow(r["case_id"], r["kind"], r["occurred_at"], as_data(r["data"])) for r in events
         ],
         experts=[ExpertRow(**{**dict(r), "specialties": tuple(r["specialties"])}) for r in experts],
-        exclusions={
-            (r["case_id"], r["attempt"]): json.loads(r["exclusions"])
-            if isinstance(r["exclusions"], str)
-            else r["exclusions"]
-            for r in draws
-        },
+        exclusions={(r["case_id"], r["attempt"]): json_column(r["exclusions"]) for r in draws},
         evaluations=[EvaluationRow(**dict(r)) for r in evaluations],
     )
