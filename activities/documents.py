@@ -44,6 +44,7 @@ from schemas.application import CaseType, Cause
 from schemas.clock import CHINA_TZ
 from schemas.documents import CONCLUSION_LETTER, ConclusionLetter, DocumentRef
 from schemas.outcome import INJURY_VERDICTS, Verdict
+from schemas.vocabulary import CASE_TYPE_LABELS
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -60,13 +61,6 @@ CLAUSE_NUMBER = re.compile(r"\d+(\.\d+)*")
 COLUMNS = (36, 46, 30, 48)  # the table's columns, in proportion (label, value, label, value)
 PADDING = 1.5  # mm left and right inside a table cell
 SLACK = 0.01  # mm: a line measured to fit is never broken again by fpdf2's own wrapping
-
-CASE_TYPE_LABELS = {
-    CaseType.initial: "初次鉴定",
-    CaseType.re_appraisal: "再次鉴定",
-    CaseType.review: "复查鉴定",
-    CaseType.illness: "因病鉴定",
-}
 
 
 def committee_name() -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from schemas.application import AppraisalMode, CaseType, Specialty
 from schemas.clock import CHINA_TZ
 from schemas.outcome import VERDICT_LABELS
-from schemas.steps import ExclusionReason, RecusalParty
+from schemas.steps import RECUSAL_PARTY_LABELS, ExclusionReason
 from schemas.vocabulary import (
     CASE_TYPE_LABELS as CASE_TYPE_LABELS,
 )
@@ -79,7 +79,7 @@ EXCLUSION_LABELS = {
     ExclusionReason.not_senior: "无高级职称",
     ExclusionReason.recused: "当事人申请回避",
 }
-PARTY_LABELS = {RecusalParty.worker: "职工申请", RecusalParty.employer: "用人单位申请"}
+PARTY_LABELS = {party: f"{name}申请" for party, name in RECUSAL_PARTY_LABELS.items()}
 # Clocks whose end of duty the log records: the kind that ends it, and which cases keep it.
 JUDGED_CLOCKS = (
     ClockName.supplement_notice,
